@@ -1,0 +1,229 @@
+/// Where the bytes of a response came from, as the delivery log's `cache` field names it.
+public enum CacheResult: String, Sendable, CaseIterable {
+    /// Every byte came from the chunk cache.
+    case hit = "HIT"
+    /// Read from the source (file) and stored.
+    case miss = "MISS"
+    /// Encoded for this request.
+    case transcode = "TRANSCODE"
+    /// Joined a fill or transcode already under way.
+    case coalesced = "COALESCED"
+    /// Fetched from a parent tier.
+    case upstream = "UPSTREAM"
+    /// Refused (signature, ACL, entitlement).
+    case denied = "DENIED"
+    /// Failed before or while delivering.
+    case error = "ERROR"
+}
+
+/// One line of the delivery log: everything the contract's "Delivery log" section names.
+///
+/// Formatted by hand into JSON (no Foundation encoder on the hot path) by ``appendJSONLine(to:)``.
+public struct DeliveryRecord: Sendable, Equatable {
+    /// Wall-clock time of request arrival, milliseconds since the Unix epoch.
+    public var timestampMs: Int64
+    /// Request id (unique within the process run).
+    public var requestId: String
+    /// Peer address.
+    public var clientIP: String
+    /// HTTP method.
+    public var method: String
+    /// Request path without the query (the query carries the signature).
+    public var path: String
+    /// Track id, when the path named one.
+    public var track: String?
+    /// Bitrate, when the path named one.
+    public var kbps: Int?
+    /// `uid` of the token, when present.
+    public var uid: String?
+    /// Response status.
+    public var status: Int
+    /// The raw `Range` header, when present.
+    public var range: String?
+    /// First byte offset served (inclusive), when a body range was served.
+    public var rangeStart: Int64?
+    /// Last byte offset served (inclusive).
+    public var rangeEnd: Int64?
+    /// The announced `Content-Length`, when one was announced.
+    public var contentLength: Int64?
+    /// Body bytes the socket accepted.
+    public var bytesSent: Int64
+    /// Microseconds from request arrival to the first body byte written.
+    public var ttfbMicros: Int64?
+    /// Microseconds until the Vorbis headers and the first audio page were written.
+    public var playbackStartMicros: Int64?
+    /// Microseconds from request arrival to the end of the response.
+    public var durationMicros: Int64
+    /// Where the bytes came from.
+    public var cache: CacheResult
+    /// `ok` or the refusal reason.
+    public var auth: String
+    /// True when the client went away before the body was complete.
+    public var aborted: Bool
+
+    /// Creates a record; fields not known at creation are filled in as the response proceeds.
+    public init(
+        timestampMs: Int64, requestId: String, clientIP: String, method: String, path: String,
+        track: String? = nil, kbps: Int? = nil, uid: String? = nil, status: Int = 0, range: String? = nil,
+        rangeStart: Int64? = nil, rangeEnd: Int64? = nil, contentLength: Int64? = nil, bytesSent: Int64 = 0,
+        ttfbMicros: Int64? = nil, playbackStartMicros: Int64? = nil, durationMicros: Int64 = 0,
+        cache: CacheResult = .miss, auth: String = "ok", aborted: Bool = false
+    ) {
+        self.timestampMs = timestampMs
+        self.requestId = requestId
+        self.clientIP = clientIP
+        self.method = method
+        self.path = path
+        self.track = track
+        self.kbps = kbps
+        self.uid = uid
+        self.status = status
+        self.range = range
+        self.rangeStart = rangeStart
+        self.rangeEnd = rangeEnd
+        self.contentLength = contentLength
+        self.bytesSent = bytesSent
+        self.ttfbMicros = ttfbMicros
+        self.playbackStartMicros = playbackStartMicros
+        self.durationMicros = durationMicros
+        self.cache = cache
+        self.auth = auth
+        self.aborted = aborted
+    }
+
+    /// Appends the record as one JSON object followed by `\n`.
+    public func appendJSONLine(to out: inout [UInt8]) {
+        var w = JSONLineWriter(out: out)
+        out = []
+        w.raw("{\"ts\":\"")
+        RFC3339.appendMillis(timestampMs, to: &w.out)
+        w.raw("\"")
+        w.field("req_id", string: requestId)
+        w.field("client_ip", string: clientIP)
+        w.field("method", string: method)
+        w.field("path", string: path)
+        w.field("track", string: track)
+        w.field("kbps", int: kbps.map(Int64.init))
+        w.field("uid", string: uid)
+        w.field("status", int: Int64(status))
+        w.field("range", string: range)
+        w.field("range_start", int: rangeStart)
+        w.field("range_end", int: rangeEnd)
+        w.field("content_length", int: contentLength)
+        w.field("bytes_sent", int: bytesSent)
+        w.field("ttfb_us", int: ttfbMicros)
+        w.field("playback_start_us", int: playbackStartMicros)
+        w.field("duration_us", int: durationMicros)
+        w.field("cache", string: cache.rawValue)
+        w.field("auth", string: auth)
+        w.raw(",\"aborted\":")
+        w.raw(aborted ? "true" : "false")
+        w.raw("}\n")
+        out = w.out
+    }
+
+    /// The record as a JSON line (convenience for tests and tools).
+    public var jsonLine: String {
+        var bytes: [UInt8] = []
+        appendJSONLine(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// A minimal JSON writer for flat objects of strings, integers and nulls.
+struct JSONLineWriter {
+    var out: [UInt8]
+
+    mutating func raw(_ s: StaticString) {
+        s.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    mutating func key(_ name: StaticString) {
+        raw(",\"")
+        raw(name)
+        raw("\":")
+    }
+
+    mutating func field(_ name: StaticString, string: String?) {
+        key(name)
+        guard let string else { return raw("null") }
+        JSONString.append(string, to: &out)
+    }
+
+    mutating func field(_ name: StaticString, int: Int64?) {
+        key(name)
+        guard let int else { return raw("null") }
+        out.append(contentsOf: String(int).utf8)
+    }
+}
+
+/// JSON string escaping (RFC 8259 §7).
+public enum JSONString {
+    /// Appends `value` as a quoted, escaped JSON string.
+    public static func append(_ value: String, to out: inout [UInt8]) {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
+            case UInt8(ascii: "\n"): out.append(contentsOf: [92, UInt8(ascii: "n")])
+            case UInt8(ascii: "\r"): out.append(contentsOf: [92, UInt8(ascii: "r")])
+            case UInt8(ascii: "\t"): out.append(contentsOf: [92, UInt8(ascii: "t")])
+            case 0..<0x20, 0x7f:
+                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0xf)]])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// `value` as a quoted, escaped JSON string.
+    public static func quoted(_ value: String) -> String {
+        var out: [UInt8] = []
+        append(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// RFC 3339 timestamps in UTC with millisecond precision, without Foundation.
+public enum RFC3339 {
+    /// Appends `2026-11-25T17:07:36.123Z` for `ms` milliseconds since the epoch.
+    public static func appendMillis(_ ms: Int64, to out: inout [UInt8]) {
+        let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+        let millis = ms - seconds * 1000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secOfDay = seconds - days * 86_400
+        let (y, m, d) = civil(fromDays: days)
+        func pad(_ v: Int64, _ width: Int) {
+            let s = String(v)
+            if s.utf8.count < width { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - s.utf8.count)) }
+            out.append(contentsOf: s.utf8)
+        }
+        pad(y, 4); out.append(UInt8(ascii: "-")); pad(m, 2); out.append(UInt8(ascii: "-")); pad(d, 2)
+        out.append(UInt8(ascii: "T"))
+        pad(secOfDay / 3600, 2); out.append(UInt8(ascii: ":")); pad(secOfDay / 60 % 60, 2)
+        out.append(UInt8(ascii: ":")); pad(secOfDay % 60, 2); out.append(UInt8(ascii: "."))
+        pad(millis, 3); out.append(UInt8(ascii: "Z"))
+    }
+
+    /// The timestamp as a string.
+    public static func formatMillis(_ ms: Int64) -> String {
+        var out: [UInt8] = []
+        appendMillis(ms, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Howard Hinnant's days-to-civil algorithm.
+    static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+}

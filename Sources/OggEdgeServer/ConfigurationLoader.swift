@@ -1,0 +1,99 @@
+import Foundation
+import OggEdgeCore
+
+/// Merges settings with the precedence flags > environment > config file > defaults.
+///
+/// Every setting has one name used in all three places: the flag `--cache-dir`, the environment
+/// variable `OGGEDGE_CACHE_DIR` and the config-file key `cache-dir` (a flat JSON object).
+public enum ConfigurationLoader {
+    /// The settings and how each maps onto ``OriginConfiguration``.
+    public static let settingNames: [String] = [
+        "host", "port", "media", "cache-dir", "cache-max-bytes", "delivery-log", "upstream",
+        "signing-keys", "admin-token", "clock-skew-seconds", "max-connections",
+    ]
+
+    /// The environment variable for a setting: `cache-dir` → `OGGEDGE_CACHE_DIR`.
+    public static func environmentName(_ setting: String) -> String {
+        "OGGEDGE_" + setting.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    /// Loads the configuration.
+    /// - Parameters:
+    ///   - flags: settings given on the command line, by setting name.
+    ///   - environment: the process environment.
+    ///   - configFile: path of a JSON config file (`--config`, else `OGGEDGE_CONFIG`), if any.
+    public static func load(
+        flags: [String: String], environment: [String: String], configFile: String?
+    ) throws(ConfigurationError) -> OriginConfiguration {
+        var file: [String: String] = [:]
+        if let path = configFile ?? environment["OGGEDGE_CONFIG"] {
+            file = try readFile(path)
+        }
+        func value(_ name: String) -> String? {
+            flags[name] ?? environment[environmentName(name)] ?? file[name]
+        }
+        guard let keysText = value("signing-keys"), !keysText.isEmpty else {
+            throw ConfigurationError("no signing keys: set OGGEDGE_SIGNING_KEYS=kid:BASE64SECRET (see `oggedge keygen`)")
+        }
+        let keys: KeyRing
+        do { keys = try KeyRing(parsing: keysText) } catch { throw ConfigurationError("OGGEDGE_SIGNING_KEYS: \(error)") }
+        var config = OriginConfiguration(keys: keys)
+        if let v = value("host") {
+            guard !v.isEmpty else { throw ConfigurationError("host must not be empty") }
+            config.host = v
+        }
+        if let v = value("port") { config.port = try integer(v, "port", in: 0...65535) }
+        if let v = value("media") { config.mediaDirectory = try nonEmpty(v, "media") }
+        if let v = value("cache-dir") { config.cacheDirectory = try nonEmpty(v, "cache-dir") }
+        if let v = value("cache-max-bytes") { config.cacheMaxBytes = Int64(try integer(v, "cache-max-bytes", in: 1...Int.max)) }
+        if let v = value("delivery-log") { config.deliveryLogPath = v.isEmpty || v == "off" ? nil : v }
+        if let v = value("upstream") {
+            config.upstreams = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for url in config.upstreams where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                throw ConfigurationError("upstream \(url) must be an http:// or https:// URL")
+            }
+        }
+        if let v = value("admin-token") { config.adminToken = v.isEmpty ? nil : v }
+        if let v = value("clock-skew-seconds") { config.clockSkewLeewaySeconds = Int64(try integer(v, "clock-skew-seconds", in: 0...86_400)) }
+        if let v = value("max-connections") { config.limits.maxConnections = try integer(v, "max-connections", in: 1...1_000_000) }
+        return config
+    }
+
+    static func integer(_ text: String, _ name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let n = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(n) else {
+            throw ConfigurationError("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text.prefix(40))'")
+        }
+        return n
+    }
+
+    static func nonEmpty(_ text: String, _ name: String) throws(ConfigurationError) -> String {
+        guard !text.isEmpty else { throw ConfigurationError("\(name) must not be empty") }
+        return text
+    }
+
+    static func readFile(_ path: String) throws(ConfigurationError) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("cannot read config file \(path)")
+        }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ConfigurationError("config file \(path) is not valid JSON")
+        }
+        guard let dict = object as? [String: Any] else {
+            throw ConfigurationError("config file \(path) must be a JSON object")
+        }
+        var out: [String: String] = [:]
+        for (key, raw) in dict {
+            guard settingNames.contains(key) else {
+                throw ConfigurationError("config file \(path): unknown setting '\(key)' (known: \(settingNames.joined(separator: ", ")))")
+            }
+            switch raw {
+            case let s as String: out[key] = s
+            case let n as NSNumber: out[key] = n.stringValue
+            case let a as [Any]: out[key] = a.compactMap { $0 as? String }.joined(separator: ",")
+            default: throw ConfigurationError("config file \(path): setting '\(key)' must be a string or number")
+            }
+        }
+        return out
+    }
+}

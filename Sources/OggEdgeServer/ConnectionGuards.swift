@@ -1,0 +1,83 @@
+import NIOCore
+import NIOHTTPTypes
+
+/// Cuts connections that never finish a request head (slowloris) and responses whose client
+/// stopped reading (the socket stays unwritable).
+///
+/// Sits after the HTTP codec, so it sees whole request parts: a head that is still arriving
+/// produces no read, and the deadline fires. After each response the next head gets the
+/// keep-alive timeout.
+final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    let headTimeout: TimeAmount
+    let keepAliveTimeout: TimeAmount
+    let stallTimeout: TimeAmount
+    private var headDeadline: Scheduled<Void>?
+    private var stallDeadline: Scheduled<Void>?
+
+    init(headTimeout: TimeAmount, keepAliveTimeout: TimeAmount, stallTimeout: TimeAmount) {
+        self.headTimeout = headTimeout
+        self.keepAliveTimeout = keepAliveTimeout
+        self.stallTimeout = stallTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { armHead(context: context, after: headTimeout) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armHead(context: context, after: headTimeout)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        headDeadline?.cancel()
+        stallDeadline?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        headDeadline?.cancel()
+        stallDeadline?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) {
+            headDeadline?.cancel()
+            headDeadline = nil
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            armHead(context: context, after: keepAliveTimeout)
+        }
+        context.write(data, promise: promise)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            stallDeadline?.cancel()
+            stallDeadline = nil
+        } else if stallDeadline == nil {
+            let channel = context.channel
+            stallDeadline = context.eventLoop.scheduleTask(in: stallTimeout) {
+                channel.close(promise: nil)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func armHead(context: ChannelHandlerContext, after timeout: TimeAmount) {
+        headDeadline?.cancel()
+        let channel = context.channel
+        headDeadline = context.eventLoop.scheduleTask(in: timeout) {
+            channel.close(promise: nil)
+        }
+    }
+}

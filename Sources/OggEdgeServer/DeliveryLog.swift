@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import OggEdgeCore
+import ServiceLifecycle
+import Synchronization
+
+/// The delivery log: one JSON line per response, appended to a file off the hot path.
+///
+/// Responses only append formatted bytes to an in-memory batch under a lock (never blocking on
+/// I/O); a background service writes the batch every `flushInterval` in one `write(2)`. If the
+/// batch grows past `maxPendingBytes` (disk stalled), new records are dropped and counted rather
+/// than blocking a response. `SIGHUP` (see ``reopen()``) reopens the file for log rotation.
+public final class DeliveryLog: Service, Sendable {
+    private struct State {
+        var pending: [UInt8] = []
+        var dropped: UInt64 = 0
+        var written: UInt64 = 0
+        var reopenRequested = false
+    }
+
+    private let state = Mutex(State())
+    private let fd = Mutex<Int32>(-1)
+    /// The log file path; `nil` disables the log.
+    public let path: String?
+    let maxPendingBytes: Int
+    let flushInterval: Duration
+    let logger: Logger
+
+    /// Creates a delivery log writing to `path` (created with its directory if missing).
+    public init(path: String?, maxPendingBytes: Int = 8 << 20, flushInterval: Duration = .milliseconds(50), logger: Logger) throws {
+        self.path = path
+        self.maxPendingBytes = maxPendingBytes
+        self.flushInterval = flushInterval
+        self.logger = logger
+        if let path { try fd.withLock { $0 = try Self.openFile(path) } }
+    }
+
+    /// Appends a record (formats it on the caller's thread, no I/O).
+    public func submit(_ record: DeliveryRecord) {
+        guard path != nil else { return }
+        var line: [UInt8] = []
+        line.reserveCapacity(512)
+        record.appendJSONLine(to: &line)
+        state.withLock { s in
+            if s.pending.count + line.count > maxPendingBytes {
+                s.dropped += 1
+            } else {
+                s.pending.append(contentsOf: line)
+            }
+        }
+    }
+
+    /// Records dropped because the writer could not keep up.
+    public var droppedRecords: UInt64 { state.withLock { $0.dropped } }
+
+    /// Asks the writer to reopen the file before its next write (log rotation).
+    public func reopen() {
+        state.withLock { $0.reopenRequested = true }
+    }
+
+    public func run() async throws {
+        guard path != nil else { return }
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                try? await Task.sleep(for: flushInterval)
+                flush()
+            }
+        } onGracefulShutdown: {}
+        flush()
+    }
+
+    /// Writes everything pending now.
+    public func flush() {
+        guard let path else { return }
+        let (batch, reopen) = state.withLock { s -> ([UInt8], Bool) in
+            let b = s.pending
+            s.pending = []
+            s.pending.reserveCapacity(b.count)
+            let r = s.reopenRequested
+            s.reopenRequested = false
+            return (b, r)
+        }
+        fd.withLock { fd in
+            if reopen || fd < 0 {
+                if fd >= 0 { Glibc.close(fd) }
+                fd = (try? Self.openFile(path)) ?? -1
+            }
+            guard fd >= 0, !batch.isEmpty else { return }
+            batch.withUnsafeBytes { raw in
+                var done = 0
+                while done < raw.count {
+                    let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 {
+                        logger.error("delivery log write failed", metadata: ["errno": "\(errno)"])
+                        return
+                    }
+                    done += n
+                }
+            }
+        }
+    }
+
+    static func openFile(_ path: String) throws -> Int32 {
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            try makeDirectories(String(path[..<slash]))
+        }
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ConfigurationError("cannot open delivery log \(path): errno \(errno)") }
+        return fd
+    }
+
+    static func makeDirectories(_ dir: String) throws {
+        var current = dir.hasPrefix("/") ? "" : "."
+        for part in dir.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw ConfigurationError("cannot create directory \(current): errno \(errno)")
+            }
+        }
+    }
+}

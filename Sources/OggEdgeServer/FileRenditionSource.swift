@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import OggEdgeCore
+import Synchronization
+
+/// Serves renditions from `MEDIA/tracks/{trackId}_{kbps}kbps.ogg`.
+///
+/// Each open pins the file by descriptor, so a file replaced while a response streams keeps
+/// delivering the old version's bytes; a file truncated under a response fails that response
+/// loudly (short read) instead of sending wrong bytes. Duration metadata is computed once per
+/// file version (device, inode, size, mtime) and remembered.
+public struct FileRenditionSource: RenditionSource {
+    /// The `tracks/` directory, with a trailing slash.
+    let tracksDirectory: String
+    let durations: DurationMemo
+
+    /// Creates a source over `mediaDirectory/tracks/`.
+    public init(mediaDirectory: String) {
+        var dir = mediaDirectory
+        if !dir.hasSuffix("/") { dir += "/" }
+        self.tracksDirectory = dir + "tracks/"
+        self.durations = DurationMemo()
+    }
+
+    public func open(_ track: TrackPath) async throws(OriginError) -> (any RenditionReader)? {
+        // TrackPath has already restricted the file name to [A-Za-z0-9_-] + "_Nkbps.ogg".
+        let path = tracksDirectory + track.fileName
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw .unreadableSource
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            Glibc.close(fd)
+            return nil
+        }
+        let identity = FileIdentity(
+            device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+            mtimeNanos: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        )
+        let facts = durations.facts(for: identity) { Self.readFacts(fd: fd, size: identity.size) }
+        let info = RenditionInfo(
+            length: identity.size,
+            validators: Validators(etag: identity.entityTag, lastModified: Int64(st.st_mtim.tv_sec)),
+            durationSeconds: facts.durationSeconds,
+            playbackOffset: facts.playbackOffset,
+            cacheResult: .miss
+        )
+        return FileRenditionReader(fd: fd, info: info)
+    }
+
+    /// Reads the Vorbis identification header, the end of the first audio page and the last
+    /// granule position of a file.
+    static func readFacts(fd: Int32, size: Int64) -> OggFacts {
+        let window = 64 * 1024
+        let head = preadBytes(fd: fd, offset: 0, count: Int(min(Int64(window), size)))
+        let tailStart = max(0, size - Int64(window))
+        let tail = preadBytes(fd: fd, offset: tailStart, count: Int(size - tailStart))
+        return OggFacts(head: head, tail: tail)
+    }
+
+    static func preadBytes(fd: Int32, offset: Int64, count: Int) -> [UInt8] {
+        guard count > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            done += n
+        }
+        return Array(bytes.prefix(done))
+    }
+}
+
+/// The identity of one version of a file.
+struct FileIdentity: Hashable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+    let size: Int64
+    let mtimeNanos: Int64
+
+    /// A strong ETag that changes whenever the file is rewritten or replaced.
+    var entityTag: EntityTag {
+        EntityTag(opaque: String(size, radix: 16) + "-" + String(UInt64(bitPattern: mtimeNanos), radix: 16) + "-" + String(inode, radix: 16))
+    }
+}
+
+/// What a player needs to know about an Ogg Vorbis file, read from its first and last bytes.
+struct OggFacts: Sendable, Equatable {
+    var durationSeconds: Double?
+    var playbackOffset: Int64?
+
+    init(durationSeconds: Double?, playbackOffset: Int64?) {
+        self.durationSeconds = durationSeconds
+        self.playbackOffset = playbackOffset
+    }
+
+    /// Parses the head (first page onwards) and the tail (last pages) of a file.
+    init(head: [UInt8], tail: [UInt8]) {
+        let info = head.withUnsafeBytes { VorbisStreamInfo.parseIdentification(firstPage: $0) }
+        let granule = tail.withUnsafeBytes { OggScan.lastGranule(tail: $0) }
+        if let info, info.sampleRate > 0, let granule, granule >= 0 {
+            durationSeconds = Double(granule) / Double(info.sampleRate)
+        }
+        playbackOffset = head.withUnsafeBytes { OggScan.endOfFirstAudioPage($0) }.map(Int64.init)
+    }
+}
+
+/// Remembers Ogg facts per file version; bounded, cleared wholesale when full.
+final class DurationMemo: Sendable {
+    private let entries = Mutex<[FileIdentity: OggFacts]>([:])
+    private let capacity = 16_384
+
+    func facts(for identity: FileIdentity, compute: () -> OggFacts) -> OggFacts {
+        if let known = entries.withLock({ $0[identity] }) { return known }
+        let value = compute()
+        entries.withLock {
+            if $0.count >= capacity { $0.removeAll(keepingCapacity: true) }
+            $0[identity] = value
+        }
+        return value
+    }
+}
+
+/// A rendition file pinned by its descriptor.
+///
+/// `@unchecked Sendable`: `fd` is immutable and `pread` is safe from any thread; `close()` is
+/// called once, by the response that opened it, after its last read.
+final class FileRenditionReader: RenditionReader, @unchecked Sendable {
+    let fd: Int32
+    let info: RenditionInfo
+
+    init(fd: Int32, info: RenditionInfo) {
+        self.fd = fd
+        self.info = info
+    }
+
+    func read(
+        _ range: ByteRange,
+        maxChunk: Int,
+        allocator: ByteBufferAllocator,
+        into body: (ByteBuffer) async throws -> Void
+    ) async throws {
+        var offset = range.start
+        while offset <= range.end {
+            let want = Int(min(Int64(maxChunk), range.end - offset + 1))
+            var buffer = allocator.buffer(capacity: want)
+            let got = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { ptr in
+                var done = 0
+                while done < want {
+                    let n = pread(fd, ptr.baseAddress! + done, want - done, off_t(offset) + off_t(done))
+                    if n < 0 && errno == EINTR { continue }
+                    if n < 0 { throw SourceReadError.io(errno: errno) }
+                    if n == 0 { throw SourceReadError.truncated }
+                    done += n
+                }
+                return done
+            }
+            offset += Int64(got)
+            try await body(buffer)
+        }
+    }
+
+    func close() {
+        Glibc.close(fd)
+    }
+}
+
+/// A source that failed while a response was streaming.
+enum SourceReadError: Error {
+    case io(errno: Int32)
+    case truncated
+}

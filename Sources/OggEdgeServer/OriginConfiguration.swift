@@ -1,0 +1,68 @@
+import OggEdgeCore
+
+/// A configuration value that cannot be used; the CLI prints it as a one-line error.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    /// Creates an error with a message for the operator.
+    public init(_ description: String) { self.description = description }
+}
+
+/// Everything `oggedge serve` needs, after flags, environment and config file were merged.
+public struct OriginConfiguration: Sendable {
+    /// Address to bind.
+    public var host: String = "127.0.0.1"
+    /// Port to bind (0 picks a free one; the chosen port is reported when listening).
+    public var port: Int = 8080
+    /// Media root with `tracks/` and `masters/`.
+    public var mediaDirectory: String = "media"
+    /// Chunk cache directory.
+    public var cacheDirectory: String = "cache"
+    /// Upper bound of the chunk cache on disk.
+    public var cacheMaxBytes: Int64 = 1 << 30
+    /// Delivery log file (`nil` disables it).
+    public var deliveryLogPath: String? = "logs/delivery.jsonl"
+    /// Parent tiers (streaming proxy).
+    public var upstreams: [String] = []
+    /// Verification keys.
+    public var keys: KeyRing
+    /// Clock-skew leeway for `exp` and `st`.
+    public var clockSkewLeewaySeconds: Int64 = 30
+    /// Bearer token for `/admin/`; `nil` makes `/admin/` answer 404.
+    public var adminToken: String?
+    /// Limits that protect the server from hostile clients.
+    public var limits = Limits()
+
+    /// Creates a configuration with defaults for everything but the keys.
+    public init(keys: KeyRing) {
+        self.keys = keys
+    }
+
+    /// Protective limits; each is documented in the README.
+    public struct Limits: Sendable {
+        /// Longest accepted request target (path + query); longer → 414.
+        public var maxRequestTargetBytes = 8192
+        /// Largest request head (all header lines); larger → 400 and the connection is closed.
+        public var maxHeaderBytes = 32 * 1024
+        /// Most header fields in a request.
+        public var maxHeaderFields = 100
+        /// Most ranges in one `Range` header before it is ignored (200 with the whole body).
+        public var maxRanges = 16
+        /// A client must send a complete request head within this many seconds of connecting.
+        public var requestHeadTimeoutSeconds: Int64 = 10
+        /// An idle keep-alive connection is closed after this many seconds.
+        public var idleTimeoutSeconds: Int64 = 60
+        /// A response whose client reads nothing for this many seconds is cut.
+        public var sendStallTimeoutSeconds: Int64 = 30
+        /// Most concurrent connections; further ones wait in the accept backlog.
+        public var maxConnections = 4096
+        /// In-flight responses get this long to finish after SIGTERM.
+        public var shutdownGraceSeconds: Int64 = 10
+        /// Bodies up to this size are sent with the head in one write.
+        public var singleWriteLimit = 256 * 1024
+        /// Streaming chunk size.
+        public var chunkSize = 64 * 1024
+
+        /// Default limits.
+        public init() {}
+    }
+}

@@ -1,0 +1,111 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import OggEdgeCore
+import Synchronization
+
+/// Whether the node takes new work; flipped when graceful shutdown starts.
+public final class Readiness: Sendable {
+    private let draining = Atomic<Bool>(false)
+    /// Creates a ready state.
+    public init() {}
+    /// True once shutdown has begun.
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+    /// Marks the node as draining: `/readyz` answers 503 from now on.
+    public func startDraining() { draining.store(true, ordering: .relaxed) }
+}
+
+/// Routes every request, writes its response and logs it: the one place errors become HTTP
+/// answers and every response is measured.
+struct OriginHandler: Sendable {
+    let tracks: TrackResponder
+    let admin: AdminResponder
+    let emitter: ResponseEmitter
+    let log: DeliveryLog
+    let metrics: OriginMetrics
+    let readiness: Readiness
+    let ids: RequestIDGenerator
+    let dates: DateHeaderCache
+    let limits: OriginConfiguration.Limits
+
+    func handle(_ request: Request, writer: consuming ResponseWriter, channel: any Channel) async {
+        let arrival = MonotonicClock.nanos()
+        let wallMs = WallClock.millis()
+        let sequence = ids.next()
+        let clientIP = channel.remoteAddress?.ipAddress ?? "-"
+        let target = request.head.path ?? ""
+        let pathEnd = target.firstIndex(of: "?") ?? target.endIndex
+        let path = target[..<pathEnd]
+
+        var prepared = await route(request, target: target[...], path: path, clientIP: clientIP, now: wallMs / 1000, sequence: sequence)
+        prepared.headers[.date] = dates.value
+        prepared.headers[.server] = "OggEdge"
+        let status = prepared.status.code
+        let facts = prepared.log
+        let contentLength = prepared.headers[.contentLength].flatMap { Int64($0) }
+        let result = await emitter.emit(prepared, to: writer)
+        let end = MonotonicClock.nanos()
+
+        let record = DeliveryRecord(
+            timestampMs: wallMs, requestId: ids.id(for: sequence), clientIP: clientIP,
+            method: request.head.method.rawValue, path: String(path.prefix(1024)),
+            track: facts.track, kbps: facts.kbps, uid: facts.uid, status: status,
+            range: request.head.headerFields[.range].map { String($0.prefix(256)) },
+            rangeStart: facts.rangeStart, rangeEnd: facts.rangeEnd, contentLength: contentLength,
+            bytesSent: result.bytesSent,
+            ttfbMicros: result.firstByteNanos.map { Int64(($0 &- arrival) / 1000) },
+            playbackStartMicros: result.playbackStartNanos.map { Int64(($0 &- arrival) / 1000) },
+            durationMicros: Int64((end &- arrival) / 1000),
+            cache: result.aborted && facts.cache != .denied && result.bytesSent == 0 ? .error : facts.cache,
+            auth: facts.auth, aborted: result.aborted
+        )
+        metrics.record(record)
+        log.submit(record)
+    }
+
+    private func route(
+        _ request: Request, target: Substring, path: Substring, clientIP: String, now: Int64, sequence: UInt64
+    ) async -> PreparedResponse {
+        let method = request.head.method
+        let isHead = method == .head
+        guard target.utf8.count <= limits.maxRequestTargetBytes else {
+            return .error(.uriTooLong, isHead: isHead)
+        }
+        guard path.first == "/" else {
+            return method == .options && target == "*"
+                ? PreparedResponse(status: .noContent, headers: [.allow: "GET, HEAD, OPTIONS"])
+                : .error(.badRequest("bad_request_target"), isHead: isHead)
+        }
+        if path.hasPrefix("/tracks/") {
+            return await tracks.respond(
+                method: method, target: target, path: path, headers: request.head.headerFields,
+                clientIP: clientIP[...], now: now, sequence: sequence
+            )
+        }
+        if path == "/admin" || path.hasPrefix("/admin/") {
+            return await admin.respond(method: method, path: path, headers: request.head.headerFields)
+        }
+        switch path {
+        case "/healthz", "/readyz", "/metrics":
+            guard method == .get || isHead else {
+                return .error(.methodNotAllowed(allow: "GET, HEAD"), isHead: false)
+            }
+            if path == "/healthz" { return .text(.ok, "ok\n", contentType: "text/plain; charset=utf-8", isHead: isHead) }
+            if path == "/readyz" {
+                return readiness.isDraining
+                    ? .text(.serviceUnavailable, "draining\n", contentType: "text/plain; charset=utf-8", isHead: isHead)
+                    : .text(.ok, "ready\n", contentType: "text/plain; charset=utf-8", isHead: isHead)
+            }
+            metrics.sample(deliveryLogDropped: log.droppedRecords)
+            var text: [UInt8] = []
+            metrics.registry.emit(into: &text)
+            var headers: HTTPFields = [:]
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            headers[.contentLength] = String(text.count)
+            headers[.cacheControl] = "no-store"
+            return PreparedResponse(status: .ok, headers: headers, body: isHead ? .empty : .buffer(ByteBuffer(bytes: text)))
+        default:
+            return .error(.notFound, isHead: isHead)
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import CoreMetrics
+import Metrics
+import OggEdgeCore
+import Prometheus
+import Synchronization
+
+/// The process's Prometheus registry and the handles the hot path records into.
+///
+/// Handles are created once (per label value) so recording a response costs a few atomic adds,
+/// not a registry lookup. The registry is process-wide because swift-metrics is bootstrapped
+/// once per process; every server in the process (tests start several) shares it.
+public final class OriginMetrics: Sendable {
+    /// The shared instance.
+    public static let shared = OriginMetrics()
+
+    /// The registry `/metrics` renders.
+    public let registry: PrometheusCollectorRegistry
+
+    /// Buckets resolving 1–500 ms finely, with a tail to 10 s.
+    static let latencyBuckets: [Duration] = [
+        1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 250, 300, 400, 500, 750, 1000, 2500, 5000, 10000,
+    ].map { .milliseconds($0) }
+
+    private let ttfb: [CacheResult: DurationHistogram]
+    private let playbackStart: [CacheResult: DurationHistogram]
+    private let bytes: [CacheResult: Prometheus.Counter]
+    private let refusals: [String: Prometheus.Counter]
+    private let byStatus = Mutex<[Int: Prometheus.Counter]>([:])
+    private let logDropped: Prometheus.Gauge
+
+    private init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        var ttfb: [CacheResult: DurationHistogram] = [:]
+        var playback: [CacheResult: DurationHistogram] = [:]
+        var bytes: [CacheResult: Prometheus.Counter] = [:]
+        for result in CacheResult.allCases {
+            let labels = [("cache", result.rawValue)]
+            ttfb[result] = registry.makeDurationHistogram(
+                name: "oggedge_ttfb_seconds", labels: labels, buckets: Self.latencyBuckets,
+                help: "Time from request arrival to the first body byte written"
+            )
+            playback[result] = registry.makeDurationHistogram(
+                name: "oggedge_playback_start_seconds", labels: labels, buckets: Self.latencyBuckets,
+                help: "Time from request arrival until the Vorbis headers and first audio page were written"
+            )
+            bytes[result] = registry.makeCounter(
+                name: "oggedge_bytes_sent_total", labels: labels, help: "Body bytes accepted by the socket"
+            )
+        }
+        var refusals: [String: Prometheus.Counter] = [:]
+        for reason in AuthRefusal.allCases {
+            refusals[reason.rawValue] = registry.makeCounter(
+                name: "oggedge_refusals_total", labels: [("reason", reason.rawValue)], help: "Signed-URL refusals by reason"
+            )
+        }
+        self.ttfb = ttfb
+        self.playbackStart = playback
+        self.bytes = bytes
+        self.refusals = refusals
+        self.logDropped = registry.makeGauge(name: "oggedge_delivery_log_dropped", help: "Delivery records dropped by the writer")
+        MetricsBootstrap.once(registry: registry)
+    }
+
+    /// Records one finished response.
+    func record(_ record: DeliveryRecord) {
+        let status = record.status
+        let counter = byStatus.withLock { map -> Prometheus.Counter in
+            if let c = map[status] { return c }
+            let c = registry.makeCounter(
+                name: "oggedge_responses_total", labels: [("status", String(status))], help: "Responses by status"
+            )
+            map[status] = c
+            return c
+        }
+        counter.increment()
+        if let ttfbMicros = record.ttfbMicros { ttfb[record.cache]?.record(.microseconds(ttfbMicros)) }
+        if let playback = record.playbackStartMicros { playbackStart[record.cache]?.record(.microseconds(playback)) }
+        if record.bytesSent > 0 { bytes[record.cache]?.increment(by: record.bytesSent) }
+        if record.cache == .denied { refusals[record.auth]?.increment() }
+    }
+
+    /// Updates gauges that are sampled rather than counted.
+    func sample(deliveryLogDropped: UInt64) {
+        logDropped.set(to: Double(deliveryLogDropped))
+    }
+}
+
+/// Bootstraps swift-metrics with the Prometheus factory exactly once per process.
+enum MetricsBootstrap {
+    private static let done = Mutex(false)
+
+    static func once(registry: PrometheusCollectorRegistry) {
+        done.withLock { done in
+            guard !done else { return }
+            done = true
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        }
+    }
+}

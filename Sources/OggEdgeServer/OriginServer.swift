@@ -1,0 +1,145 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOPosix
+import OggEdgeCore
+import ServiceLifecycle
+
+/// The OggEdge origin as a service: HTTP/1.1 server, delivery log and shutdown handling.
+///
+/// Built on HummingbirdCore's HTTP/1 channel with our own responder (no router: the route set is
+/// small and fixed, and the responder owns measuring and logging every response).
+public struct OriginServer: Sendable {
+    /// The merged configuration.
+    public let configuration: OriginConfiguration
+    /// Operational log.
+    public let logger: Logger
+    /// The delivery log service.
+    public let deliveryLog: DeliveryLog
+    /// Readiness state (`/readyz`).
+    public let readiness = Readiness()
+    let handler: OriginHandler
+
+    /// Builds the server and its sources from `configuration`.
+    public init(configuration: OriginConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let log = try DeliveryLog(path: configuration.deliveryLogPath, logger: logger)
+        self.deliveryLog = log
+        let catalog = RenditionCatalog(sources: [FileRenditionSource(mediaDirectory: configuration.mediaDirectory)])
+        let ids = RequestIDGenerator()
+        let limits = configuration.limits
+        let readiness = self.readiness
+        _ = readiness
+        self.handler = OriginHandler(
+            tracks: TrackResponder(
+                verifier: URLVerifier(keys: configuration.keys, leewaySeconds: configuration.clockSkewLeewaySeconds),
+                catalog: catalog,
+                rangePolicy: RangePolicy(maxRanges: limits.maxRanges),
+                boundaryPrefix: "oggedge-" + ids.prefix + "-"
+            ),
+            admin: AdminResponder(token: configuration.adminToken) {
+                AdminStats(deliveryLogDropped: log.droppedRecords)
+            },
+            emitter: ResponseEmitter(singleWriteLimit: limits.singleWriteLimit, chunkSize: limits.chunkSize),
+            log: log,
+            metrics: OriginMetrics.shared,
+            readiness: self.readiness,
+            ids: ids,
+            dates: DateHeaderCache(),
+            limits: limits
+        )
+    }
+
+    /// Runs until SIGTERM/SIGINT: stops accepting, lets in-flight responses finish (bounded by
+    /// `shutdownGraceSeconds`), flushes the delivery log and returns.
+    /// - Parameter onListening: called with the bound port once the server accepts connections.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await makeServiceGroup(handlingSignals: true, onListening: onListening).run()
+    }
+
+    /// A service group running this server; with `handlingSignals` false (tests), stop it with
+    /// `triggerGracefulShutdown()`.
+    public func makeServiceGroup(
+        handlingSignals: Bool, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> ServiceGroup {
+        ServiceGroup(
+            configuration: .init(
+                services: services(onListening: onListening),
+                gracefulShutdownSignals: handlingSignals ? [.sigterm, .sigint] : [],
+                cancellationSignals: [],
+                logger: logger
+            )
+        )
+    }
+
+    /// The services in start order (stopped in reverse: server first, delivery log last).
+    public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
+        let limits = configuration.limits
+        let handler = self.handler
+        let readiness = self.readiness
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [
+                ConnectionGuardHandler(
+                    headTimeout: .seconds(limits.requestHeadTimeoutSeconds),
+                    keepAliveTimeout: .seconds(limits.idleTimeoutSeconds),
+                    stallTimeout: .seconds(limits.sendStallTimeoutSeconds)
+                ),
+            ],
+            idleTimeout: .seconds(limits.idleTimeoutSeconds),
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: limits.maxHeaderBytes,
+                maxHeaderListSize: limits.maxHeaderBytes,
+                maxHeaderFieldCount: limits.maxHeaderFields
+            )
+        )
+        let server = HTTPServerBuilder.http1(configuration: http1).buildServer(
+            configuration: ServerConfiguration(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: nil,
+                backlog: 1024,
+                reuseAddress: true,
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
+            ),
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: logger,
+            responder: { request, writer, channel in
+                await handler.handle(request, writer: writer, channel: channel)
+            },
+            onServerRunning: { channel in
+                await onListening(channel.localAddress?.port ?? 0)
+            }
+        )
+        let drain = DrainWatcher(readiness: readiness, server: server, grace: .seconds(limits.shutdownGraceSeconds), logger: logger)
+        return [deliveryLog, drain]
+    }
+}
+
+/// Runs the HTTP server; on graceful shutdown marks the node as draining and bounds how long
+/// in-flight responses may take before they are cancelled.
+struct DrainWatcher: Service {
+    let readiness: Readiness
+    let server: any Service
+    let grace: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await server.run() }
+                group.addTask {
+                    // Wait for shutdown, then give in-flight responses `grace` before cancelling.
+                    try await gracefulShutdown()
+                    try await Task.sleep(for: grace)
+                    logger.warning("shutdown grace period over; cancelling in-flight responses")
+                }
+                // Whichever finishes first: the server (all connections done) or the grace timer.
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            readiness.startDraining()
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import NIOCore
+import OggEdgeCore
+
+/// What is known about one rendition before any body byte is read.
+public struct RenditionInfo: Sendable, Equatable {
+    /// Total length in bytes.
+    public var length: Int64
+    /// Strong ETag and Last-Modified.
+    public var validators: Validators
+    /// Duration in seconds from the last granule position, when it could be read.
+    public var durationSeconds: Double?
+    /// Byte offset just past the first audio page (headers + first audio = playback can start).
+    public var playbackOffset: Int64?
+    /// Where the bytes come from, as the delivery log reports it.
+    public var cacheResult: CacheResult
+
+    /// Creates rendition metadata.
+    public init(length: Int64, validators: Validators, durationSeconds: Double?, playbackOffset: Int64?, cacheResult: CacheResult) {
+        self.length = length
+        self.validators = validators
+        self.durationSeconds = durationSeconds
+        self.playbackOffset = playbackOffset
+        self.cacheResult = cacheResult
+    }
+}
+
+/// An opened rendition: its metadata and a way to read byte ranges of exactly that version.
+///
+/// A reader pins one version of the source (an open file descriptor, a cache generation, an
+/// encoder) so that a response never mixes bytes of two versions.
+public protocol RenditionReader: Sendable {
+    /// Metadata of the pinned version.
+    var info: RenditionInfo { get }
+    /// Reads `range` in pieces of at most `maxChunk` bytes and hands each to `body` in order.
+    /// Throws if the source ends early: a response is byte-exact or fails loudly.
+    func read(
+        _ range: ByteRange,
+        maxChunk: Int,
+        allocator: ByteBufferAllocator,
+        into body: (ByteBuffer) async throws -> Void
+    ) async throws
+    /// Releases what the reader holds. Called exactly once.
+    func close()
+}
+
+/// A place renditions can come from: the chunk cache, `tracks/` files, the transcoder, a parent.
+public protocol RenditionSource: Sendable {
+    /// Opens `track` if this source can serve it; `nil` if it has nothing for it.
+    func open(_ track: TrackPath) async throws(OriginError) -> (any RenditionReader)?
+}
+
+/// The one place that answers "which bytes, from which source": asks each source in order.
+public struct RenditionCatalog: Sendable {
+    /// Sources in priority order (cache, files, transcoder, parents).
+    public let sources: [any RenditionSource]
+
+    /// Creates a catalog over `sources`, asked in order.
+    public init(sources: [any RenditionSource]) {
+        self.sources = sources
+    }
+
+    /// The first source that has `track`, opened; throws ``OriginError/notFound`` when none has.
+    public func open(_ track: TrackPath) async throws(OriginError) -> any RenditionReader {
+        for source in sources {
+            if let reader = try await source.open(track) { return reader }
+        }
+        throw .notFound
+    }
+}

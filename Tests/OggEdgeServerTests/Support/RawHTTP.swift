@@ -1,0 +1,62 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A raw TCP client for requests no well-behaved client library would send.
+enum RawHTTP {
+    /// Connects to 127.0.0.1:port, sends `bytes`, and reads until the server closes or
+    /// `timeout` seconds pass. Returns what was read and whether the server closed.
+    static func exchange(port: Int, bytes: [UInt8], timeout: Double = 5, readLimit: Int = 1 << 20) -> (response: [UInt8], closed: Bool) {
+        let fd = connectLoopback(port: port)
+        guard fd >= 0 else { return ([], true) }
+        defer { close(fd) }
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        return readAll(fd: fd, timeout: timeout, readLimit: readLimit)
+    }
+
+    static func text(port: Int, _ request: String, timeout: Double = 5) -> (response: String, closed: Bool) {
+        let r = exchange(port: port, bytes: Array(request.utf8), timeout: timeout)
+        return (String(decoding: r.response, as: UTF8.self), r.closed)
+    }
+
+    /// Opens a TCP connection to loopback; -1 on failure.
+    static func connectLoopback(port: Int) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 { close(fd); return -1 }
+        return fd
+    }
+
+    /// Reads until EOF, error, `readLimit` bytes or `timeout` seconds.
+    static func readAll(fd: Int32, timeout: Double, readLimit: Int) -> (response: [UInt8], closed: Bool) {
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = Date().addingTimeInterval(timeout)
+        while out.count < readLimit, Date() < deadline {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { return (out, true) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return (out, errno != EAGAIN && errno != EWOULDBLOCK)
+            }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        return (out, false)
+    }
+
+    /// The status code of the first response in `text`, if any.
+    static func status(_ text: String) -> Int? {
+        guard text.hasPrefix("HTTP/1.1 ") else { return nil }
+        return Int(text.dropFirst(9).prefix(3))
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+
+/// Real Ogg Vorbis media for end-to-end tests, made once per test process with sox and oggenc.
+enum TestMedia {
+    /// A media directory with `tracks/demo_{96,160,320}kbps.ogg` (4 s stereo) and `tracks/tiny_96kbps.ogg`.
+    static let directory: String = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-test-media-\(getpid())").path
+        try? FileManager.default.createDirectory(atPath: dir + "/tracks", withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: dir + "/masters", withIntermediateDirectories: true)
+        let wav = dir + "/masters/demo.wav"
+        run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "2", "-b", "16", wav, "synth", "4", "pluck", "C4", "pluck", "E4", "fade", "0", "4", "0.5"])
+        for kbps in [96, 160, 320] {
+            run("/usr/bin/oggenc", ["-Q", "-s", "1234", "-b", String(kbps), "-t", "Demo", "-a", "OggEdge Tests", "-o", dir + "/tracks/demo_\(kbps)kbps.ogg", wav])
+        }
+        let tiny = dir + "/masters/tiny.wav"
+        run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "1", "-b", "16", tiny, "synth", "0.5", "sine", "440"])
+        run("/usr/bin/oggenc", ["-Q", "-s", "99", "-b", "96", "-o", dir + "/tracks/tiny_96kbps.ogg", tiny])
+        return dir
+    }()
+
+    /// The bytes of a rendition file.
+    static func bytes(_ name: String) -> [UInt8] {
+        Array(FileManager.default.contents(atPath: directory + "/tracks/" + name) ?? Data())
+    }
+
+    @discardableResult
+    static func run(_ tool: String, _ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
