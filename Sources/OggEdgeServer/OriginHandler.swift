@@ -1,3 +1,5 @@
+import HummingbirdCore
+import Prometheus
 import HTTPTypes
 import Hummingbird
 import NIOCore

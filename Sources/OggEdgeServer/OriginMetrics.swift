@@ -37,28 +37,34 @@ public final class OriginMetrics: Sendable {
         for result in CacheResult.allCases {
             let labels = [("cache", result.rawValue)]
             ttfb[result] = registry.makeDurationHistogram(
-                name: "oggedge_ttfb_seconds", labels: labels, buckets: Self.latencyBuckets,
-                help: "Time from request arrival to the first body byte written"
+                descriptor: .init(metricName: "oggedge_ttfb_seconds", unitName: "", helpText: "Time from request arrival to the first body byte written"),
+                labels: labels, buckets: Self.latencyBuckets
             )
             playback[result] = registry.makeDurationHistogram(
-                name: "oggedge_playback_start_seconds", labels: labels, buckets: Self.latencyBuckets,
-                help: "Time from request arrival until the Vorbis headers and first audio page were written"
+                descriptor: .init(
+                    metricName: "oggedge_playback_start_seconds", unitName: "",
+                    helpText: "Time from request arrival until the Vorbis headers and first audio page were written"
+                ),
+                labels: labels, buckets: Self.latencyBuckets
             )
             bytes[result] = registry.makeCounter(
-                name: "oggedge_bytes_sent_total", labels: labels, help: "Body bytes accepted by the socket"
+                descriptor: .init(metricName: "oggedge_bytes_sent_total", unitName: "", helpText: "Body bytes accepted by the socket"), labels: labels
             )
         }
         var refusals: [String: Prometheus.Counter] = [:]
         for reason in AuthRefusal.allCases {
             refusals[reason.rawValue] = registry.makeCounter(
-                name: "oggedge_refusals_total", labels: [("reason", reason.rawValue)], help: "Signed-URL refusals by reason"
+                descriptor: .init(metricName: "oggedge_refusals_total", unitName: "", helpText: "Signed-URL refusals by reason"),
+                labels: [("reason", reason.rawValue)]
             )
         }
         self.ttfb = ttfb
         self.playbackStart = playback
         self.bytes = bytes
         self.refusals = refusals
-        self.logDropped = registry.makeGauge(name: "oggedge_delivery_log_dropped", help: "Delivery records dropped by the writer")
+        self.logDropped = registry.makeGauge(
+            descriptor: .init(metricName: "oggedge_delivery_log_dropped", unitName: "", helpText: "Delivery records dropped by the writer")
+        )
         MetricsBootstrap.once(registry: registry)
     }
 
@@ -68,7 +74,8 @@ public final class OriginMetrics: Sendable {
         let counter = byStatus.withLock { map -> Prometheus.Counter in
             if let c = map[status] { return c }
             let c = registry.makeCounter(
-                name: "oggedge_responses_total", labels: [("status", String(status))], help: "Responses by status"
+                descriptor: .init(metricName: "oggedge_responses_total", unitName: "", helpText: "Responses by status"),
+                labels: [("status", String(status))]
             )
             map[status] = c
             return c

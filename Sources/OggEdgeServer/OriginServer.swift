@@ -1,3 +1,4 @@
+import UnixSignals
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -63,10 +64,10 @@ public struct OriginServer: Sendable {
     /// `triggerGracefulShutdown()`.
     public func makeServiceGroup(
         handlingSignals: Bool, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> ServiceGroup {
+    ) throws -> ServiceGroup {
         ServiceGroup(
             configuration: .init(
-                services: services(onListening: onListening),
+                services: try services(onListening: onListening),
                 gracefulShutdownSignals: handlingSignals ? [.sigterm, .sigint] : [],
                 cancellationSignals: [],
                 logger: logger
@@ -75,7 +76,7 @@ public struct OriginServer: Sendable {
     }
 
     /// The services in start order (stopped in reverse: server first, delivery log last).
-    public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
+    public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> [any Service] {
         let limits = configuration.limits
         let handler = self.handler
         let readiness = self.readiness
@@ -94,7 +95,7 @@ public struct OriginServer: Sendable {
                 maxHeaderFieldCount: limits.maxHeaderFields
             )
         )
-        let server = HTTPServerBuilder.http1(configuration: http1).buildServer(
+        let server = try HTTPServerBuilder.http1(configuration: http1).buildServer(
             configuration: ServerConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: nil,

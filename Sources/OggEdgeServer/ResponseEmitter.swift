@@ -1,3 +1,4 @@
+import HummingbirdCore
 import HTTPTypes
 import Hummingbird
 import NIOCore

@@ -51,13 +51,18 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "oggedge")
         logger.logLevel = ProcessInfo.processInfo.environment["OGGEDGE_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
-        let server = try OriginServer(configuration: configuration, logger: logger)
+        let server: OriginServer
+        do { server = try OriginServer(configuration: configuration, logger: logger) } catch { fail("\(error)") }
         let host = configuration.host
-        try await server.run { port in
-            logger.info("listening", metadata: ["address": "\(host):\(port)"])
-            // A machine-readable line for scripts and tests that start us on port 0.
-            print("oggedge listening on http://\(host):\(port)")
-            fflush(stdout)
+        let runLogger = logger
+        do {
+            try await server.run { port in
+                runLogger.info("listening", metadata: ["address": "\(host):\(port)"])
+                // A machine-readable line for scripts and tests that start us on port 0.
+                FileHandle.standardOutput.write(Data("oggedge listening on http://\(host):\(port)\n".utf8))
+            }
+        } catch {
+            fail("cannot serve on \(host):\(configuration.port): \(error)")
         }
     }
 }

@@ -49,7 +49,7 @@ final class TestServer: Sendable {
         logger.logLevel = .warning
         let server = try OriginServer(configuration: config, logger: logger)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let group = server.makeServiceGroup(handlingSignals: false) { port in
+        let group = try server.makeServiceGroup(handlingSignals: false) { port in
             continuation.yield(port)
             continuation.finish()
         }

@@ -1,0 +1,48 @@
+import Foundation
+import OggEdgeCore
+import Testing
+
+struct DeliveryRecordTests {
+    @Test(arguments: [
+        (Int64(0), "1970-01-01T00:00:00.000Z"),
+        (Int64(1_764_090_456_789), "2025-11-25T17:07:36.789Z"),
+        (Int64(951_782_400_001), "2000-02-29T00:00:00.001Z"),
+        (Int64(4_102_444_799_999), "2099-12-31T23:59:59.999Z"),
+    ])
+    func rfc3339Milliseconds(ms: Int64, expected: String) {
+        #expect(RFC3339.formatMillis(ms) == expected)
+    }
+
+    @Test func rfc3339AgreesWithFoundationOverManyInstants() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let ms = Int64.random(in: 0...4_000_000_000_000, using: &rng)
+            let date = Date(timeIntervalSince1970: Double(ms) / 1000)
+            #expect(RFC3339.formatMillis(ms) == formatter.string(from: date))
+        }
+    }
+
+    @Test func jsonLineHasEveryContractFieldAndEscapes() throws {
+        let record = DeliveryRecord(
+            timestampMs: 1_764_090_456_789, requestId: "abc-1", clientIP: "127.0.0.1", method: "GET",
+            path: "/tracks/x\"y\\z\n_160kbps.ogg", track: "x", kbps: 160, uid: "u\u{1}", status: 206,
+            range: "bytes=0-1", rangeStart: 0, rangeEnd: 1, contentLength: 2, bytesSent: 2, ttfbMicros: 150,
+            playbackStartMicros: nil, durationMicros: 300, cache: .hit, auth: "ok", aborted: false
+        )
+        let line = record.jsonLine
+        #expect(line.hasSuffix("}\n"))
+        #expect(line.filter { $0 == "\n" }.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let fields = ["ts", "req_id", "client_ip", "method", "path", "track", "kbps", "uid", "status", "range", "range_start",
+                      "range_end", "content_length", "bytes_sent", "ttfb_us", "playback_start_us", "duration_us", "cache", "auth", "aborted"]
+        #expect(Set(object.keys) == Set(fields))
+        #expect(object["path"] as? String == "/tracks/x\"y\\z\n_160kbps.ogg")
+        #expect(object["uid"] as? String == "u\u{1}")
+        #expect(object["playback_start_us"] is NSNull)
+        #expect(object["cache"] as? String == "HIT")
+        #expect(object["aborted"] as? Bool == false)
+        #expect(object["ts"] as? String == "2025-11-25T17:07:36.789Z")
+    }
+}
