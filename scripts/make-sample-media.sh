@@ -29,15 +29,20 @@ for tool in sox soxi oggenc ogginfo; do
 done
 
 mkdir -p "$DIR/masters" "$DIR/tracks"
-WORK="$(mktemp -d "$DIR/.make-sample-media.XXXXXX")"
+# Scratch space inside masters/ (same file system, so renames are atomic; ignored by git).
+WORK="$(mktemp -d "$DIR/masters/.make-sample-media.XXXXXX")"
 cleanup() {
-    local pids
-    pids="$(jobs -p)"
-    [[ -z "$pids" ]] || kill $pids 2>/dev/null || true
+    local pid
+    for pid in $(jobs -p); do # our encoder jobs and the oggenc each one runs
+        pkill -TERM -P "$pid" 2>/dev/null || true
+        kill "$pid" 2>/dev/null || true
+    done
     rm -rf "$WORK"
     rm -f "$DIR"/tracks/.*.tmp.$$
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 START=$SECONDS
 
 # ---------------------------------------------------------------------------------------------

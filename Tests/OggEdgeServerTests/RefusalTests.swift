@@ -1,3 +1,5 @@
+import NIOHTTP1
+import OggEdgeServer
 import Foundation
 import OggEdgeCore
 import Testing

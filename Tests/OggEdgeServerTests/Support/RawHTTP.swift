@@ -50,8 +50,22 @@ enum RawHTTP {
                 return (out, errno != EAGAIN && errno != EWOULDBLOCK)
             }
             out.append(contentsOf: buffer[0..<n])
+            if isCompleteResponse(out) { return (out, false) }
         }
         return (out, false)
+    }
+
+    /// True when `bytes` hold a whole response head and the body its Content-Length announces.
+    static func isCompleteResponse(_ bytes: [UInt8]) -> Bool {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard bytes.count >= 4, let end = (0...(bytes.count - 4)).first(where: { Array(bytes[$0..<($0 + 4)]) == separator }) else {
+            return false
+        }
+        let head = String(decoding: bytes[..<end], as: UTF8.self).lowercased()
+        guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+              let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+        else { return false }
+        return bytes.count >= end + 4 + length
     }
 
     /// The status code of the first response in `text`, if any.
