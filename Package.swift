@@ -29,6 +29,7 @@ let package = Package(
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CVorbis", pkgConfig: "vorbisenc", providers: [.apt(["libvorbis-dev", "libogg-dev"])]),
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Pure logic: signing, ranges, conditionals, Ogg pages, log records. No I/O.
         .target(
@@ -36,11 +37,18 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // The LMDB chunk cache: chunks, metadata, one batching writer, LRU eviction.
+        .target(
+            name: "OggEdgeCache",
+            dependencies: ["CLMDB", "CZlib"],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP origin: byte path, sources, delivery log, metrics, admin.
         .target(
             name: "OggEdgeServer",
             dependencies: [
                 "OggEdgeCore",
+                "OggEdgeCache",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -69,6 +77,11 @@ let package = Package(
         .testTarget(
             name: "SystemLibraryTests",
             dependencies: ["CLMDB", "CVorbis", "CHiredis"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OggEdgeCacheTests",
+            dependencies: ["OggEdgeCache"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

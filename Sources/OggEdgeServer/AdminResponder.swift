@@ -1,35 +1,97 @@
 import Crypto
+import Foundation
 import HTTPTypes
+import Hummingbird
 import NIOCore
+import OggEdgeCache
 import OggEdgeCore
 
 /// `/admin/`: bearer-token protected operations. Without a configured token it does not exist
 /// (404); a missing or wrong token is 401. Tokens are compared in constant time.
 struct AdminResponder: Sendable {
     let token: [UInt8]?
+    let store: ChunkStore
+    let jobs: PrewarmJobs
     let stats: @Sendable () -> AdminStats
 
-    init(token: String?, stats: @escaping @Sendable () -> AdminStats) {
+    init(token: String?, store: ChunkStore, jobs: PrewarmJobs, stats: @escaping @Sendable () -> AdminStats) {
         self.token = token.map { Array($0.utf8) }
+        self.store = store
+        self.jobs = jobs
         self.stats = stats
     }
 
-    func respond(method: HTTPRequest.Method, path: Substring, headers: HTTPFields) async -> PreparedResponse {
+    func respond(_ request: Request, path: Substring) async -> PreparedResponse {
+        let method = request.head.method
         let isHead = method == .head
         guard let token else { return .error(.notFound, isHead: isHead) }
-        guard let auth = headers[.authorization], auth.hasPrefix("Bearer "),
+        guard let auth = request.head.headerFields[.authorization], auth.hasPrefix("Bearer "),
               Self.constantTimeEquals(Array(auth.utf8.dropFirst(7)), token)
         else { return .error(.unauthorized, isHead: isHead) }
-        switch path {
-        case "/admin/stats":
+
+        if path == "/admin/stats" {
             guard method == .get || isHead else { return .error(.methodNotAllowed(allow: "GET, HEAD"), isHead: false) }
             return .text(.ok, stats().json, contentType: "application/json", isHead: isHead)
-        default:
-            return .error(.notFound, isHead: isHead)
         }
+        if path.hasPrefix("/admin/cache/") {
+            guard method == .delete else { return .error(.methodNotAllowed(allow: "DELETE"), isHead: isHead) }
+            return await purge(String(path.dropFirst("/admin/cache/".count)))
+        }
+        if path == "/admin/prewarm" {
+            guard method == .post else { return .error(.methodNotAllowed(allow: "POST"), isHead: isHead) }
+            return await startPrewarm(request)
+        }
+        if path.hasPrefix("/admin/prewarm/") {
+            guard method == .get || isHead else { return .error(.methodNotAllowed(allow: "GET, HEAD"), isHead: false) }
+            guard let job = jobs.status(path.dropFirst("/admin/prewarm/".count)) else { return .error(.notFound, isHead: isHead) }
+            return .text(.ok, job.json, contentType: "application/json", isHead: isHead)
+        }
+        return .error(.notFound, isHead: isHead)
     }
 
-    /// Compares two byte strings in time independent of where they differ (length leaks only).
+    /// `DELETE /admin/cache/{trackId}` (every rendition) or `{trackId}_{kbps}kbps` (one).
+    private func purge(_ name: String) async -> PreparedResponse {
+        let renditions: [String]
+        if case .success(let track) = TrackPath.parse(Substring("/tracks/\(name).ogg")) {
+            renditions = [track.renditionKey]
+        } else if TrackPath.isValidTrackId(Substring(name)) {
+            renditions = TrackPath.supportedBitrates.map { "\(name)_\($0)kbps" }
+        } else {
+            return .error(.invalidTrackId, isHead: false)
+        }
+        let removed = await store.purge(renditions: renditions)
+        return .text(.ok, "{\"purged\":\(removed)}\n", contentType: "application/json", isHead: false)
+    }
+
+    /// `POST /admin/prewarm` with `{"tracks": [...], "kbps": [...], "heads": false}` → 202 and a job.
+    private func startPrewarm(_ request: Request) async -> PreparedResponse {
+        var request = request
+        guard let body = try? await request.collectBody(upTo: 1 << 20),
+              let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+        else { return .error(.badRequest("invalid_json"), isHead: false) }
+        guard let trackIds = object["tracks"] as? [String], !trackIds.isEmpty, trackIds.count <= 10_000 else {
+            return .error(.badRequest("tracks_required"), isHead: false)
+        }
+        let rates = (object["kbps"] as? [Int]) ?? TrackPath.supportedBitrates
+        guard !rates.isEmpty, rates.allSatisfy({ TrackPath.supportedBitrates.contains($0) }) else {
+            return .error(.unsupportedBitrate, isHead: false)
+        }
+        var tracks: [TrackPath] = []
+        for id in trackIds {
+            guard TrackPath.isValidTrackId(Substring(id)) else { return .error(.invalidTrackId, isHead: false) }
+            for kbps in rates {
+                if case .success(let t) = TrackPath.parse(Substring("/tracks/\(id)_\(kbps)kbps.ogg")) { tracks.append(t) }
+            }
+        }
+        let job = jobs.start(tracks, headsOnly: (object["heads"] as? Bool) ?? false)
+        var response = PreparedResponse.text(
+            .accepted, "{\"job\":\"\(job)\",\"status\":\"/admin/prewarm/\(job)\"}\n", contentType: "application/json", isHead: false
+        )
+        response.headers[.location] = "/admin/prewarm/\(job)"
+        return response
+    }
+
+    /// Compares two byte strings in time independent of where they differ.
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         // Hash both so the comparison runs over equal lengths whatever the input.
         let ha = Array(SHA256.hash(data: a))
@@ -42,16 +104,17 @@ struct AdminResponder: Sendable {
 
 /// The `/admin/stats` document.
 struct AdminStats: Sendable {
-    var cacheBytes: Int64 = 0
-    var cacheEntries: Int64 = 0
+    var cache = CacheStats()
     var hits: Int64 = 0
     var misses: Int64 = 0
-    var evictions: Int64 = 0
+    var coalesced: Int64 = 0
     var transcodes: Int64 = 0
     var deliveryLogDropped: UInt64 = 0
 
     var json: String {
-        "{\"cache_bytes\":\(cacheBytes),\"entries\":\(cacheEntries),\"hits\":\(hits),\"misses\":\(misses),"
-            + "\"evictions\":\(evictions),\"transcodes\":\(transcodes),\"delivery_log_dropped\":\(deliveryLogDropped)}\n"
+        "{\"cache_bytes\":\(cache.bytes),\"cache_file_bytes\":\(cache.fileBytes),\"renditions\":\(cache.renditions),"
+            + "\"entries\":\(cache.chunks),\"chunks\":\(cache.chunks),\"hits\":\(hits),\"misses\":\(misses),"
+            + "\"coalesced\":\(coalesced),\"evictions\":\(cache.evictions),\"checksum_failures\":\(cache.checksumFailures),"
+            + "\"dropped_writes\":\(cache.droppedWrites),\"transcodes\":\(transcodes),\"delivery_log_dropped\":\(deliveryLogDropped)}\n"
     }
 }

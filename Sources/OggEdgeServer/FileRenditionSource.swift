@@ -29,6 +29,11 @@ public struct FileRenditionSource: RenditionSource {
     }
 
     public func open(_ track: TrackPath) async throws(OriginError) -> (any RenditionReader)? {
+        try openFile(track)
+    }
+
+    /// Opens the file of `track` pinned by descriptor; `nil` if there is none.
+    func openFile(_ track: TrackPath) throws(OriginError) -> FileRenditionReader? {
         // TrackPath has already restricted the file name to [A-Za-z0-9_-] + "_Nkbps.ogg".
         let path = tracksDirectory + track.fileName
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
@@ -53,7 +58,7 @@ public struct FileRenditionSource: RenditionSource {
             playbackOffset: facts.playbackOffset,
             cacheResult: .miss
         )
-        return FileRenditionReader(fd: fd, info: info)
+        return FileRenditionReader(fd: fd, info: info, identity: identity)
     }
 
     /// Reads the Vorbis identification header, the end of the first audio page and the last
@@ -137,10 +142,34 @@ final class DurationMemo: Sendable {
 final class FileRenditionReader: RenditionReader, @unchecked Sendable {
     let fd: Int32
     let info: RenditionInfo
+    let identity: FileIdentity
 
-    init(fd: Int32, info: RenditionInfo) {
+    init(fd: Int32, info: RenditionInfo, identity: FileIdentity) {
         self.fd = fd
         self.info = info
+        self.identity = identity
+    }
+
+    /// Reads exactly `count` bytes at `offset`, then checks the file is still the version that
+    /// was opened (size and mtime unchanged), so bytes of a file rewritten in place are never
+    /// taken for the old version's.
+    func readExactly(offset: Int64, count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        try bytes.withUnsafeMutableBytes { ptr in
+            var done = 0
+            while done < count {
+                let n = pread(fd, ptr.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw SourceReadError.io(errno: errno) }
+                if n == 0 { throw SourceReadError.truncated }
+                done += n
+            }
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, Int64(st.st_size) == identity.size,
+              Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec) == identity.mtimeNanos
+        else { throw SourceReadError.changed }
+        return bytes
     }
 
     func read(
@@ -178,4 +207,5 @@ final class FileRenditionReader: RenditionReader, @unchecked Sendable {
 enum SourceReadError: Error {
     case io(errno: Int32)
     case truncated
+    case changed
 }

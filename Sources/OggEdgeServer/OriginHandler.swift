@@ -26,6 +26,7 @@ struct OriginHandler: Sendable {
     let log: DeliveryLog
     let metrics: OriginMetrics
     let readiness: Readiness
+    let counters: DeliveryCounters
     let ids: RequestIDGenerator
     let dates: DateHeaderCache
     let limits: OriginConfiguration.Limits
@@ -45,7 +46,12 @@ struct OriginHandler: Sendable {
         let status = prepared.status.code
         let facts = prepared.log
         let contentLength = prepared.headers[.contentLength].flatMap { Int64($0) }
+        var reader: (any RenditionReader)?
+        if case .rendition(let r, _) = prepared.body { reader = r }
         let result = await emitter.emit(prepared, to: writer)
+        var cache = reader?.outcome ?? facts.cache
+        if result.aborted && cache != .denied && result.bytesSent == 0 { cache = .error }
+        counters.count(cache)
         let end = MonotonicClock.nanos()
 
         let record = DeliveryRecord(
@@ -58,7 +64,7 @@ struct OriginHandler: Sendable {
             ttfbMicros: result.firstByteNanos.map { Int64(($0 &- arrival) / 1000) },
             playbackStartMicros: result.playbackStartNanos.map { Int64(($0 &- arrival) / 1000) },
             durationMicros: Int64((end &- arrival) / 1000),
-            cache: result.aborted && facts.cache != .denied && result.bytesSent == 0 ? .error : facts.cache,
+            cache: cache,
             auth: facts.auth, aborted: result.aborted
         )
         metrics.record(record)
@@ -85,7 +91,7 @@ struct OriginHandler: Sendable {
             )
         }
         if path == "/admin" || path.hasPrefix("/admin/") {
-            return await admin.respond(method: method, path: path, headers: request.head.headerFields)
+            return await admin.respond(request, path: path)
         }
         switch path {
         case "/healthz", "/readyz", "/metrics":

@@ -4,6 +4,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix
+import OggEdgeCache
 import OggEdgeCore
 import ServiceLifecycle
 
@@ -20,6 +21,10 @@ public struct OriginServer: Sendable {
     public let deliveryLog: DeliveryLog
     /// Readiness state (`/readyz`).
     public let readiness = Readiness()
+    /// The LMDB chunk cache.
+    public let store: ChunkStore
+    /// Reads renditions through the cache ahead of demand.
+    public let prewarmer: Prewarmer
     let handler: OriginHandler
 
     /// Builds the server and its sources from `configuration`.
@@ -28,11 +33,20 @@ public struct OriginServer: Sendable {
         self.logger = logger
         let log = try DeliveryLog(path: configuration.deliveryLogPath, logger: logger)
         self.deliveryLog = log
-        let catalog = RenditionCatalog(sources: [FileRenditionSource(mediaDirectory: configuration.mediaDirectory)])
+        let store: ChunkStore
+        do {
+            store = try ChunkStore(directory: configuration.cacheDirectory, maxBytes: Int(clamping: configuration.cacheMaxBytes))
+        } catch {
+            throw ConfigurationError("cannot open the chunk cache in \(configuration.cacheDirectory): \(error)")
+        }
+        self.store = store
+        let catalog = Self.catalog(configuration: configuration, store: store)
+        let prewarmer = Prewarmer(catalog: catalog)
+        self.prewarmer = prewarmer
+        let jobs = PrewarmJobs(prewarmer: prewarmer)
+        let counters = DeliveryCounters()
         let ids = RequestIDGenerator()
         let limits = configuration.limits
-        let readiness = self.readiness
-        _ = readiness
         self.handler = OriginHandler(
             tracks: TrackResponder(
                 verifier: URLVerifier(keys: configuration.keys, leewaySeconds: configuration.clockSkewLeewaySeconds),
@@ -40,17 +54,27 @@ public struct OriginServer: Sendable {
                 rangePolicy: RangePolicy(maxRanges: limits.maxRanges),
                 boundaryPrefix: "oggedge-" + ids.prefix + "-"
             ),
-            admin: AdminResponder(token: configuration.adminToken) {
-                AdminStats(deliveryLogDropped: log.droppedRecords)
+            admin: AdminResponder(token: configuration.adminToken, store: store, jobs: jobs) {
+                AdminStats(
+                    cache: store.stats(), hits: counters[.hit], misses: counters[.miss], coalesced: counters[.coalesced],
+                    transcodes: counters[.transcode], deliveryLogDropped: log.droppedRecords
+                )
             },
             emitter: ResponseEmitter(singleWriteLimit: limits.singleWriteLimit, chunkSize: limits.chunkSize),
             log: log,
             metrics: OriginMetrics.shared,
             readiness: self.readiness,
+            counters: counters,
             ids: ids,
             dates: DateHeaderCache(),
             limits: limits
         )
+    }
+
+    /// The sources, in the order every request asks them.
+    static func catalog(configuration: OriginConfiguration, store: ChunkStore) -> RenditionCatalog {
+        let files = FileRenditionSource(mediaDirectory: configuration.mediaDirectory)
+        return RenditionCatalog(sources: [CachedRenditionSource(files: files, store: store, fills: FillRegistry())])
     }
 
     /// Runs until SIGTERM/SIGINT: stops accepting, lets in-flight responses finish (bounded by
@@ -113,7 +137,7 @@ public struct OriginServer: Sendable {
             }
         )
         let drain = DrainWatcher(readiness: readiness, server: server, grace: .seconds(limits.shutdownGraceSeconds), logger: logger)
-        return [deliveryLog, drain]
+        return [deliveryLog, CacheCloser(store: store), drain]
     }
 }
 
@@ -142,5 +166,15 @@ struct DrainWatcher: Service {
         } onGracefulShutdown: {
             readiness.startDraining()
         }
+    }
+}
+
+/// Closes the chunk cache (its writer commits what is queued) after the server has stopped.
+struct CacheCloser: Service {
+    let store: ChunkStore
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        store.close()
     }
 }

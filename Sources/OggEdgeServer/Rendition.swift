@@ -41,6 +41,14 @@ public protocol RenditionReader: Sendable {
     ) async throws
     /// Releases what the reader holds. Called exactly once.
     func close()
+    /// Where the bytes actually came from, known once reading is over (a partly cached
+    /// rendition can be a `HIT` for one range and a `MISS` for another).
+    var outcome: CacheResult { get }
+}
+
+extension RenditionReader {
+    /// By default, what the metadata said.
+    public var outcome: CacheResult { info.cacheResult }
 }
 
 /// A place renditions can come from: the chunk cache, `tracks/` files, the transcoder, a parent.

@@ -39,7 +39,7 @@ import Testing
         #expect(noKeys.err.split(separator: "\n").count == 1)
         let badKey = try Self.run(["sign", "/tracks/demo_160kbps.ogg", "--ttl", "60"], env: ["OGGEDGE_SIGNING_KEYS": "k:c2hvcnQ="])
         #expect(badKey.status != 0)
-        let serveNoMedia = try Self.run(["serve", "--media", "/nonexistent/dir", "--port", "0"], env: ["OGGEDGE_SIGNING_KEYS": TestServer.keysText])
+        let serveNoMedia = try Self.run(["serve", "--media", "/nonexistent/dir", "--port", "0", "--cache-dir", "/tmp/oggedge-cli-unused"], env: ["OGGEDGE_SIGNING_KEYS": TestServer.keysText])
         #expect(serveNoMedia.status != 0)
         #expect(serveNoMedia.err.contains("media"))
         let badPort = try Self.run(["serve", "--port", "99999"], env: ["OGGEDGE_SIGNING_KEYS": TestServer.keysText])
@@ -52,7 +52,7 @@ import Testing
         let env = ["OGGEDGE_SIGNING_KEYS": TestServer.keysText]
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["serve", "--port", "0", "--media", TestMedia.directory, "--delivery-log", dir + "/d.jsonl"]
+        p.arguments = ["serve", "--port", "0", "--media", TestMedia.directory, "--delivery-log", dir + "/d.jsonl", "--cache-dir", dir + "/cache"]
         p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         let out = Pipe()
         p.standardOutput = out

@@ -43,6 +43,7 @@ final class TestServer: Sendable {
         config.mediaDirectory = TestMedia.directory
         let logDir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-log-\(UUID().uuidString)").path
         config.deliveryLogPath = logDir + "/delivery.jsonl"
+        config.cacheDirectory = logDir + "/cache"
         config.adminToken = adminToken
         configure(&config)
         var logger = Logger(label: "test")

@@ -1,0 +1,200 @@
+import CLMDB
+#if canImport(Glibc)
+import Glibc
+#endif
+import CZlib
+import Dispatch
+import Synchronization
+
+/// Counters of the chunk cache, as `/admin/stats` and `/metrics` report them.
+public struct CacheStats: Sendable, Equatable {
+    /// Live bytes in LMDB pages.
+    public var bytes: Int64 = 0
+    /// Size of the data file on disk.
+    public var fileBytes: Int64 = 0
+    /// Renditions with a metadata record.
+    public var renditions: Int64 = 0
+    /// Chunk records.
+    public var chunks: Int64 = 0
+    /// Chunks evicted to stay under the bound.
+    public var evictions: Int64 = 0
+    /// Chunks dropped because their checksum did not match.
+    public var checksumFailures: Int64 = 0
+    /// Chunk writes that could not be stored (map full even after eviction).
+    public var droppedWrites: Int64 = 0
+    /// Creates zeroed stats.
+    public init() {}
+}
+
+/// What a chunk lookup found.
+public enum ChunkLookup: Sendable, Equatable {
+    /// The chunk was present, verified and lent to the reader.
+    case found
+    /// Not stored.
+    case missing
+    /// Stored but its checksum failed; it has been scheduled for deletion.
+    case corrupt
+}
+
+/// An LMDB-backed store of fixed-size rendition chunks with per-chunk CRC-32 checksums,
+/// bounded in size by least-recently-used eviction.
+///
+/// Reads run on the caller's thread in a short read transaction and copy the bytes out before it
+/// ends. Every write (chunks, metadata, purges, evictions) goes through one writer thread that
+/// batches many operations per commit. The data file never grows past `maxBytes` (the LMDB map
+/// size); the writer evicts when live data passes 85 % of it, and on `MDB_MAP_FULL`.
+public final class ChunkStore: Sendable {
+    /// Chunk payload size: 16 pages of 4 KiB minus LMDB's page header and our 4-byte checksum, so
+    /// a chunk fills its overflow pages exactly (a full 64 KiB payload would need 17 pages).
+    public static let defaultChunkSize = 16 * 4096 - 16 - 4
+
+    let env: LMDBEnvironment
+    /// Bytes per chunk for renditions stored from now on.
+    public let chunkSize: Int
+    /// The bound on disk.
+    public let maxBytes: Int
+    let recency: Mutex<RecencyIndex>
+    let writer: ChunkWriter
+    let counters = Mutex(CacheStats())
+
+    /// Opens or creates the cache in `directory`.
+    /// - Parameters:
+    ///   - directory: created if missing.
+    ///   - maxBytes: the bound on disk (the LMDB map size); at least 1 MiB.
+    public init(directory: String, maxBytes: Int, chunkSize: Int = ChunkStore.defaultChunkSize) throws {
+        try Self.makeDirectory(directory)
+        let bound = max(1 << 20, maxBytes) / 4096 * 4096
+        let env = try LMDBEnvironment(directory: directory, mapSize: bound)
+        self.env = env
+        self.maxBytes = env.mapSize
+        self.chunkSize = chunkSize
+        var index = RecencyIndex()
+        try env.read { txn in
+            try txn.forEach(env.chunks) { key, _ in
+                if let id = ChunkID(key: key) { index.touch(id) }
+            }
+        }
+        self.recency = Mutex(index)
+        self.writer = ChunkWriter(env: env)
+        self.writer.store = self
+        writer.start()
+        writer.enqueue(.removeOrphans)
+    }
+
+    /// Stops the writer after it has committed everything queued.
+    public func close() {
+        writer.stopAndWait()
+    }
+
+    /// The metadata record of `rendition`, if stored.
+    public func meta(_ rendition: String) -> RenditionMeta? {
+        try? env.read { txn in try txn.get(env.meta, key: Array(rendition.utf8)) { RenditionMeta.decode($0) } } ?? nil
+    }
+
+    /// Lends chunk `id`'s verified bytes to `body` inside a read transaction.
+    /// - Returns: `.found` after `body` ran; `.missing` or `.corrupt` without calling it.
+    public func withChunk(_ id: ChunkID, _ body: (UnsafeRawBufferPointer) -> Void) -> ChunkLookup {
+        let result: ChunkLookup = (try? env.read { txn -> ChunkLookup in
+            let found = try txn.get(env.chunks, key: id.key) { value -> ChunkLookup in
+                guard value.count >= 4 else { return .corrupt }
+                let stored = UInt32(value[0]) | UInt32(value[1]) << 8 | UInt32(value[2]) << 16 | UInt32(value[3]) << 24
+                let payload = UnsafeRawBufferPointer(rebasing: value[4...])
+                guard Self.crc(payload) == stored else { return .corrupt }
+                body(payload)
+                return .found
+            }
+            return found ?? .missing
+        }) ?? .missing
+        switch result {
+        case .found: recency.withLock { $0.touch(id) }
+        case .corrupt:
+            counters.withLock { $0.checksumFailures += 1 }
+            writer.enqueue(.deleteChunk(id))
+        case .missing: break
+        }
+        return result
+    }
+
+    /// Queues `meta` for `rendition` (committed before any chunk queued after it).
+    public func putMeta(_ meta: RenditionMeta, for rendition: String) {
+        writer.enqueue(.putMeta(rendition, meta))
+    }
+
+    /// Queues a chunk; `committed` runs on the writer thread once it is stored or dropped.
+    public func putChunk(_ id: ChunkID, bytes: [UInt8], committed: (@Sendable () -> Void)? = nil) {
+        writer.enqueue(.putChunk(id, bytes, committed))
+    }
+
+    /// The next generation number: unique for the life of the cache directory, so chunks of a
+    /// purged or replaced version can never be taken for the new one's.
+    public func nextGeneration() -> UInt32 {
+        writer.nextGeneration()
+    }
+
+    /// Removes the renditions (keys like `demo_160kbps`) with all their chunks and waits until
+    /// that is committed. A response already streaming keeps its copied bytes and refills
+    /// anything else from its pinned source.
+    /// - Returns: the number of metadata records removed.
+    public func purge(renditions: [String]) async -> Int {
+        await withCheckedContinuation { continuation in
+            writer.enqueue(.purge(renditions, { continuation.resume(returning: $0) }))
+        }
+    }
+
+    /// Current counters and sizes.
+    public func stats() -> CacheStats {
+        var s = counters.withLock { $0 }
+        s.bytes = Int64(env.liveBytes())
+        s.fileBytes = Int64(env.fileBytes())
+        s.chunks = Int64(env.chunkCount())
+        s.renditions = (try? env.read { txn -> Int64 in
+            var st = MDB_stat()
+            return mdb_stat(txn.txn, env.meta, &st) == 0 ? Int64(st.ms_entries) : 0
+        }) ?? 0
+        return s
+    }
+
+    /// CRC-32 (zlib) of `bytes`.
+    static func crc(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return UInt32(crc32(0, nil, 0)) }
+        return UInt32(crc32(0, base.assumingMemoryBound(to: UInt8.self), uInt(bytes.count)))
+    }
+
+    static func makeDirectory(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw LMDBError(code: errno, operation: "mkdir \(current)")
+            }
+        }
+    }
+}
+
+/// Least-recently-used order of chunks, kept in memory (rebuilt from the keys at start).
+///
+/// The first and last chunk of a rendition (a player's first bytes and its end-of-file probe)
+/// are kept longer: they count as used `headBonus` accesses later than they were.
+struct RecencyIndex {
+    var ticks: [ChunkID: UInt64] = [:]
+    var clock: UInt64 = 0
+    static let headBonus: UInt64 = 2048
+
+    mutating func touch(_ id: ChunkID) {
+        clock += 1
+        ticks[id] = clock
+    }
+
+    mutating func remove(_ id: ChunkID) {
+        ticks[id] = nil
+    }
+
+    /// The `count` chunks to evict first. `isTail` tells whether a chunk is a rendition's last.
+    func victims(_ count: Int, isTail: (ChunkID) -> Bool) -> [ChunkID] {
+        guard count > 0 else { return [] }
+        return ticks.map { id, tick in (id, tick + (id.index == 0 || isTail(id) ? Self.headBonus : 0)) }
+            .sorted { $0.1 < $1.1 }
+            .prefix(count)
+            .map(\.0)
+    }
+}

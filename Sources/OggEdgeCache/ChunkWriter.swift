@@ -1,0 +1,223 @@
+import CLMDB
+import Dispatch
+import Foundation
+import Synchronization
+
+/// One write to the cache, applied by the writer thread in queue order.
+enum WriteOp: Sendable {
+    case putMeta(String, RenditionMeta)
+    case putChunk(ChunkID, [UInt8], (@Sendable () -> Void)?)
+    case deleteChunk(ChunkID)
+    case purge([String], @Sendable (Int) -> Void)
+    case removeOrphans
+}
+
+/// The single writer: a dedicated thread that applies queued operations in batches, one LMDB
+/// write transaction per batch, and keeps the store under its bound.
+///
+/// A dedicated thread (not a Swift task) because commits block on `fdatasync`; nothing on the
+/// response path ever waits for it.
+final class ChunkWriter: @unchecked Sendable {
+    // Invariant for @unchecked Sendable: `store` is set once, before `start()`, and only read after.
+    private let env: LMDBEnvironment
+    weak var store: ChunkStore?
+    private let queue = Mutex<(ops: [WriteOp], stopping: Bool)>(([], false))
+    private let wake = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+    private let generation: Mutex<UInt32>
+    static let generationKey: [UInt8] = [0, 0x67] // sorts before every rendition key
+    /// Most operations per transaction.
+    let maxBatch = 256
+
+    init(env: LMDBEnvironment) {
+        self.env = env
+        var highest: UInt32 = 0
+        try? env.read { txn in
+            try txn.forEach(env.meta) { key, value in
+                if key.elementsEqual(Self.generationKey), value.count == 4 {
+                    highest = max(highest, value.load(as: UInt32.self))
+                } else if let meta = RenditionMeta.decode(value) {
+                    highest = max(highest, meta.generation)
+                }
+            }
+        }
+        generation = Mutex(highest)
+    }
+
+    func nextGeneration() -> UInt32 {
+        generation.withLock { g in
+            g &+= 1
+            return g
+        }
+    }
+
+    func start() {
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "oggedge-cache-writer"
+        thread.start()
+    }
+
+    func enqueue(_ op: WriteOp) {
+        let accepted = queue.withLock { q -> Bool in
+            guard !q.stopping else { return false }
+            q.ops.append(op)
+            return true
+        }
+        if accepted { wake.signal() } else { Self.complete([op]) }
+    }
+
+    func stopAndWait() {
+        let first = queue.withLock { q -> Bool in
+            defer { q.stopping = true }
+            return !q.stopping
+        }
+        guard first else { return }
+        wake.signal()
+        done.wait()
+    }
+
+    private func loop() {
+        while true {
+            wake.wait()
+            while true {
+                let (batch, stopping) = queue.withLock { q -> ([WriteOp], Bool) in
+                    let n = min(q.ops.count, maxBatch)
+                    let b = Array(q.ops.prefix(n))
+                    q.ops.removeFirst(n)
+                    return (b, q.stopping && q.ops.isEmpty)
+                }
+                if !batch.isEmpty { apply(batch) }
+                if stopping {
+                    done.signal()
+                    return
+                }
+                if batch.isEmpty { break }
+            }
+        }
+    }
+
+    private func apply(_ batch: [WriteOp]) {
+        do {
+            try commit(batch, chunks: true)
+        } catch let error as LMDBError where error.isMapFull {
+            evict(toFraction: 0.5)
+            do {
+                try commit(batch, chunks: true)
+            } catch {
+                // Still full: keep metadata and purges, drop the chunk writes (serve uncached).
+                let dropped = batch.filter { if case .putChunk = $0 { return true } else { return false } }.count
+                store?.counters.withLock { $0.droppedWrites += Int64(dropped) }
+                try? commit(batch, chunks: false)
+            }
+        } catch {
+            try? commit(batch, chunks: false)
+        }
+        Self.complete(batch)
+        if env.liveBytes() > env.mapSize * 85 / 100 { evict(toFraction: 0.7) }
+    }
+
+    /// Runs the callbacks of applied (or refused) operations.
+    private static func complete(_ batch: [WriteOp]) {
+        for op in batch {
+            if case .putChunk(_, _, let committed?) = op { committed() }
+        }
+    }
+
+    private func commit(_ batch: [WriteOp], chunks: Bool) throws {
+        var purged: [(Set<String>, @Sendable (Int) -> Void, Int)] = []
+        try env.write { txn in
+            var generations: [String: UInt32?] = [:]
+            func currentGeneration(_ rendition: String) throws -> UInt32? {
+                if let known = generations[rendition] { return known }
+                let g = try txn.get(env.meta, key: Array(rendition.utf8)) { RenditionMeta.decode($0)?.generation } ?? nil
+                generations[rendition] = g
+                return g
+            }
+            for op in batch {
+                switch op {
+                case .putMeta(let rendition, let meta):
+                    try meta.encoded().withUnsafeBytes { try txn.put(env.meta, key: Array(rendition.utf8), value: $0) }
+                    try withUnsafeBytes(of: meta.generation) { try txn.put(env.meta, key: Self.generationKey, value: $0) }
+                    generations[rendition] = meta.generation
+                case .putChunk(let id, let bytes, _):
+                    // Only chunks of the rendition's current version are stored.
+                    guard chunks, try currentGeneration(id.rendition) == id.generation else { continue }
+                    var value = [UInt8](repeating: 0, count: 4 + bytes.count)
+                    let crc = bytes.withUnsafeBytes { ChunkStore.crc($0) }
+                    value[0] = UInt8(crc & 0xff); value[1] = UInt8(crc >> 8 & 0xff)
+                    value[2] = UInt8(crc >> 16 & 0xff); value[3] = UInt8(crc >> 24)
+                    value.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: 4).copyMemory(from: bytes, byteCount: bytes.count) }
+                    try value.withUnsafeBytes { try txn.put(env.chunks, key: id.key, value: $0) }
+                    store?.recency.withLock { $0.touch(id) }
+                case .deleteChunk(let id):
+                    try txn.delete(env.chunks, key: id.key)
+                    store?.recency.withLock { $0.remove(id) }
+                case .purge(let renditions, let reply):
+                    var removed = 0
+                    for rendition in renditions {
+                        if try txn.delete(env.meta, key: Array(rendition.utf8)) { removed += 1 }
+                        _ = try txn.deletePrefix(env.chunks, prefix: ChunkID.prefix(rendition))
+                        generations[rendition] = .some(nil)
+                    }
+                    purged.append((Set(renditions), reply, removed))
+                case .removeOrphans:
+                    try removeOrphans(txn)
+                }
+            }
+        }
+        for (set, reply, removed) in purged {
+            store?.recency.withLock { index in
+                for id in index.ticks.keys where set.contains(id.rendition) { index.remove(id) }
+            }
+            reply(removed)
+        }
+    }
+
+    /// Deletes chunks whose generation is not their rendition's current one (left by a crash
+    /// between a version change and the deletion of the old chunks).
+    private func removeOrphans(_ txn: WriteTransaction) throws {
+        var current: [String: UInt32] = [:]
+        try txn.forEach(env.meta) { key, value in
+            if let meta = RenditionMeta.decode(value) { current[String(decoding: key, as: UTF8.self)] = meta.generation }
+        }
+        var orphans: [ChunkID] = []
+        try txn.forEach(env.chunks) { key, _ in
+            if let id = ChunkID(key: key), current[id.rendition] != id.generation { orphans.append(id) }
+        }
+        for id in orphans {
+            try txn.delete(env.chunks, key: id.key)
+            store?.recency.withLock { $0.remove(id) }
+        }
+    }
+
+    /// Evicts least-recently-used chunks until live data is at most `fraction` of the bound.
+    private func evict(toFraction fraction: Double) {
+        guard let store else { return }
+        let target = Int(Double(env.mapSize) * fraction)
+        let excess = env.liveBytes() - target
+        guard excess > 0 else { return }
+        let perChunk = max(env.pageSize, (store.chunkSize + 4 + 16 + env.pageSize - 1) / env.pageSize * env.pageSize)
+        let count = (excess + perChunk - 1) / perChunk
+        do {
+            let evicted = try env.write { txn -> Int in
+                var lengths: [String: Int] = [:]
+                let victims = store.recency.withLock { index in
+                    index.victims(count) { id in
+                        if lengths[id.rendition] == nil {
+                            let meta = (try? txn.get(env.meta, key: Array(id.rendition.utf8)) { RenditionMeta.decode($0) }) ?? nil
+                            lengths[id.rendition] = meta?.chunkCount ?? 0
+                        }
+                        return Int(id.index) + 1 == lengths[id.rendition]
+                    }
+                }
+                var n = 0
+                for id in victims where try txn.delete(env.chunks, key: id.key) { n += 1 }
+                store.recency.withLock { index in for id in victims { index.remove(id) } }
+                return n
+            }
+            store.counters.withLock { $0.evictions += Int64(evicted) }
+        } catch {
+            // Eviction itself hit the map limit: nothing more to do this round.
+        }
+    }
+}
