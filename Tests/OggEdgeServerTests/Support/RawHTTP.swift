@@ -55,6 +55,13 @@ enum RawHTTP {
         return (out, false)
     }
 
+    /// Offset of the blank line ending the response head.
+    static func headEnd(_ bytes: [UInt8]) -> Int? {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard bytes.count >= 4 else { return nil }
+        return (0...(bytes.count - 4)).first { Array(bytes[$0..<($0 + 4)]) == separator }
+    }
+
     /// True when `bytes` hold a whole response head and the body its Content-Length announces.
     static func isCompleteResponse(_ bytes: [UInt8]) -> Bool {
         let separator: [UInt8] = [13, 10, 13, 10]

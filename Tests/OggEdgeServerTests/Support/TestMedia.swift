@@ -19,6 +19,19 @@ enum TestMedia {
         return dir
     }()
 
+    /// Names of larger renditions (20 s at 320 kbps, about 0.8 MB each) for cache-pressure tests,
+    /// made on first use in ``directory``.
+    static let bigTracks: [String] = {
+        let dir = directory
+        let wav = dir + "/masters/big.wav"
+        run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "2", "-b", "16", wav, "synth", "20", "pluck", "A2", "pluck", "E3", "whitenoise", "vol", "0.3"])
+        return (0..<6).map { i in
+            let name = "big\(i)_320kbps.ogg"
+            run("/usr/bin/oggenc", ["-Q", "-s", String(500 + i), "-b", "320", "-t", "Big \(i)", "-o", dir + "/tracks/" + name, wav])
+            return name
+        }
+    }()
+
     /// The bytes of a rendition file.
     static func bytes(_ name: String) -> [UInt8] {
         Array(FileManager.default.contents(atPath: directory + "/tracks/" + name) ?? Data())

@@ -91,6 +91,12 @@ final class TestServer: Sendable {
         )
     }
 
+    /// A signed target with the test key ring's first key, for servers started as processes.
+    static func signStatic(_ path: String, ttl: Int64 = 600) -> String {
+        let ring = try! KeyRing(parsing: keysText)
+        return URLSigner.sign(path: path, key: ring.signingKey, expires: Int64(Date().timeIntervalSince1970) + ttl)
+    }
+
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Sends a request with AsyncHTTPClient and collects the whole response.
@@ -122,4 +128,23 @@ struct TestResponse: Sendable {
 
     func header(_ name: String) -> String? { headers.first(name: name) }
     var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// A request with a body, sent with AsyncHTTPClient.
+struct HTTPClientRequestBuilder {
+    var request: HTTPClientRequest
+
+    static func post(_ url: String, body: String, headers: [(String, String)]) -> HTTPClientRequestBuilder {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(string: body))
+        return HTTPClientRequestBuilder(request: request)
+    }
+
+    mutating func send() async throws -> TestResponse {
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        var body = try await response.body.collect(upTo: 1 << 20)
+        return TestResponse(status: Int(response.status.code), headers: response.headers, body: body.readBytes(length: body.readableBytes) ?? [])
+    }
 }

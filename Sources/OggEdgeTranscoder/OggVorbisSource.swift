@@ -1,0 +1,154 @@
+// Decoding an existing Ogg Vorbis rendition with libvorbisfile.
+
+import CVorbis
+import OggEdgeCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Decodes an Ogg Vorbis file (one logical stream, no chaining) to planar float PCM.
+///
+/// Refused with `corrupt_rendition`: anything libvorbisfile cannot open, chained streams, a file
+/// that does not end with a complete end-of-stream page (truncated), and, while reading, holes
+/// (bad or missing pages) or a decoded length that differs from the last granule position.
+final class OggVorbisSource: PCMSource {
+    /// Heap-allocated: libvorbisfile keeps pointers into it.
+    private var file: UnsafeMutablePointer<OggVorbis_File>?
+    private let path: String
+    let channels: Int
+    let sampleRate: Int
+    let totalFrames: Int64?
+    let comments: [String]
+    /// Frames returned since the start, or nil after an approximate seek.
+    private var decoded: Int64? = 0
+
+    init(path: String) throws(TranscodeError) {
+        self.path = path
+        try Self.checkComplete(path: path)
+        let vf = UnsafeMutablePointer<OggVorbis_File>.allocate(capacity: 1)
+        let status = ov_fopen(path, vf)
+        guard status == 0 else {
+            vf.deallocate() // ov_fopen already cleared the state and closed the file
+            if status == -1 { throw .unreadable(path, "open failed") }
+            throw .corruptOgg("libvorbisfile cannot open it (\(Self.describe(status)))")
+        }
+        guard ov_streams(vf) == 1, let info = ov_info(vf, -1) else {
+            ov_clear(vf)
+            vf.deallocate()
+            throw .corruptOgg("chained or empty Ogg stream")
+        }
+        let total = ov_pcm_total(vf, -1)
+        channels = Int(info.pointee.channels)
+        sampleRate = Int(info.pointee.rate)
+        totalFrames = total >= 0 ? Int64(total) : nil
+        var found: [String] = []
+        if let vc = ov_comment(vf, -1), let list = vc.pointee.user_comments, let lengths = vc.pointee.comment_lengths {
+            for i in 0..<Int(vc.pointee.comments) {
+                guard let text = list[i] else { continue }
+                let bytes = UnsafeRawBufferPointer(start: text, count: Int(lengths[i]))
+                found.append(String(decoding: bytes, as: UTF8.self))
+            }
+        }
+        comments = found
+        file = vf
+        guard channels > 0, sampleRate > 0 else {
+            close()
+            throw .corruptOgg("\(channels) channels at \(sampleRate) Hz")
+        }
+    }
+
+    deinit { close() }
+
+    func close() {
+        if let file {
+            ov_clear(file)
+            file.deallocate()
+        }
+        file = nil
+    }
+
+    func read(into dest: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>, maxFrames: Int) throws(TranscodeError) -> Int {
+        guard let file else { throw .unreadable(path, "file closed") }
+        var pcm: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?
+        var link: Int32 = 0
+        let got = Int(ov_read_float(file, &pcm, Int32(clamping: maxFrames), &link))
+        if got < 0 { throw .corruptOgg("decoding failed (\(Self.describe(Int32(got))))") }
+        if got == 0 {
+            if let decoded, let totalFrames, decoded != totalFrames {
+                throw .corruptOgg("stream ended after \(decoded) of \(totalFrames) samples")
+            }
+            return 0
+        }
+        guard let pcm else { throw .corruptOgg("decoder returned no buffers") }
+        for c in 0..<channels {
+            guard let from = pcm[c], let to = dest[c] else { continue }
+            to.update(from: from, count: got)
+        }
+        if let decoded { self.decoded = decoded + Int64(got) }
+        return got
+    }
+
+    func seekApproximately(toFrame frame: Int64) throws(TranscodeError) {
+        guard let file else { throw .unreadable(path, "file closed") }
+        let status = ov_pcm_seek_page(file, ogg_int64_t(frame))
+        guard status == 0 else { throw .corruptOgg("seek failed (\(Self.describe(status)))") }
+        decoded = nil
+    }
+
+    func rewind() throws(TranscodeError) {
+        guard let file else { throw .unreadable(path, "file closed") }
+        let status = ov_pcm_seek(file, 0)
+        guard status == 0 else { throw .corruptOgg("seek to start failed (\(Self.describe(status)))") }
+        decoded = 0
+    }
+
+    /// The file must end with a complete, CRC-valid page carrying the end-of-stream flag;
+    /// otherwise it was cut short (libvorbisfile would happily decode what is there).
+    private static func checkComplete(path: String) throws(TranscodeError) {
+        guard let fp = fopen(path, "rb") else { throw .unreadable(path, WAVSource.errnoText()) }
+        defer { fclose(fp) }
+        guard fseeko(fp, 0, SEEK_END) == 0 else { throw .unreadable(path, WAVSource.errnoText()) }
+        let size = Int64(ftello(fp))
+        let tailLength = Int(min(size, 65_536 + 512))
+        guard tailLength >= OggPageHeader.fixedHeaderLength else { throw .corruptOgg("file of \(size) bytes") }
+        var tail = [UInt8](repeating: 0, count: tailLength)
+        guard fseeko(fp, off_t(size - Int64(tailLength)), SEEK_SET) == 0,
+              tail.withUnsafeMutableBytes({ fread($0.baseAddress, 1, tailLength, fp) }) == tailLength
+        else { throw .unreadable(path, WAVSource.errnoText()) }
+        let complete = tail.withUnsafeBytes { bytes -> Bool in
+            var offset = tailLength - OggPageHeader.fixedHeaderLength
+            while offset >= 0 {
+                defer { offset -= 1 }
+                let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+                guard rest[0] == 0x4F, rest[1] == 0x67, rest[2] == 0x67, rest[3] == 0x53,
+                      let header = OggPageHeader.parse(rest), rest.count >= header.totalLength,
+                      OggCRC.verifyPage(rest)
+                else { continue }
+                return header.totalLength == rest.count && header.isEndOfStream
+            }
+            return false
+        }
+        guard complete else { throw .corruptOgg("no complete end-of-stream page at the end of the file (truncated?)") }
+    }
+
+    static func describe(_ status: Int32) -> String {
+        switch status {
+        case OV_EREAD: "read error"
+        case OV_ENOTVORBIS: "not Vorbis data"
+        case OV_EVERSION: "Vorbis version mismatch"
+        case OV_EBADHEADER: "invalid Vorbis header"
+        case OV_EFAULT: "internal logic fault"
+        case OV_HOLE: "hole in the data"
+        case OV_EBADLINK: "invalid stream section"
+        case OV_EINVAL: "invalid argument"
+        case OV_ENOSEEK: "not seekable"
+        case OV_EBADPACKET: "bad packet"
+        default: "error \(status)"
+        }
+    }
+}

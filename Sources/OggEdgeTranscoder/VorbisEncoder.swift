@@ -1,0 +1,120 @@
+// A thin owner of libvorbisenc's analysis state. All C structs live on the heap (libvorbis keeps
+// pointers between them, so they must never move).
+
+import CVorbis
+
+/// One libvorbis VBR encoder: PCM in, Vorbis packets out. Not thread-safe (one owner).
+final class VorbisEncoder {
+    let channels: Int
+    let sampleRate: Int
+    let quality: Float
+    private let info = UnsafeMutablePointer<vorbis_info>.allocate(capacity: 1)
+    private let comment = UnsafeMutablePointer<vorbis_comment>.allocate(capacity: 1)
+    private let dsp = UnsafeMutablePointer<vorbis_dsp_state>.allocate(capacity: 1)
+    private let block = UnsafeMutablePointer<vorbis_block>.allocate(capacity: 1)
+    private let packet = UnsafeMutablePointer<ogg_packet>.allocate(capacity: 1)
+    private var analysisReady = false
+    private(set) var inputEnded = false
+
+    /// Sets up VBR at `quality` (-0.1...1.0, libvorbis scale). `nominalBitrate` (bits/s), when
+    /// given, replaces the approximate figure libvorbis writes into the identification header.
+    init(channels: Int, sampleRate: Int, quality: Float, nominalBitrate: Int? = nil,
+         comments: [String] = []) throws(TranscodeError) {
+        self.channels = channels
+        self.sampleRate = sampleRate
+        self.quality = quality
+        vorbis_info_init(info)
+        vorbis_comment_init(comment)
+        let status = vorbis_encode_init_vbr(info, channels, sampleRate, quality)
+        guard status == 0 else {
+            vorbis_comment_clear(comment)
+            vorbis_info_clear(info)
+            [info, comment].forEach { $0.deallocate() }
+            [dsp, block, packet].forEach { $0.deallocate() }
+            throw .encoderSetup("\(channels) channels, \(sampleRate) Hz, quality \(quality): error \(status)")
+        }
+        if let nominalBitrate { info.pointee.bitrate_nominal = nominalBitrate }
+        for entry in comments where !entry.isEmpty { vorbis_comment_add(comment, entry) }
+        vorbis_analysis_init(dsp, info)
+        vorbis_block_init(dsp, block)
+        analysisReady = true
+    }
+
+    deinit {
+        if analysisReady {
+            vorbis_block_clear(block)
+            vorbis_dsp_clear(dsp)
+            vorbis_comment_clear(comment)
+            vorbis_info_clear(info)
+            [info, comment].forEach { $0.deallocate() }
+            [dsp, block, packet].forEach { $0.deallocate() }
+        }
+    }
+
+    /// The three header packets (identification, comment, setup), handed to `body` in order.
+    /// The packet memory is only valid during the call.
+    func withHeaderPackets(_ body: (UnsafeMutablePointer<ogg_packet>) -> Void) {
+        let headers = UnsafeMutablePointer<ogg_packet>.allocate(capacity: 3)
+        defer { headers.deallocate() }
+        vorbis_analysis_headerout(dsp, comment, headers, headers + 1, headers + 2)
+        for i in 0..<3 { body(headers + i) }
+    }
+
+    /// Hands up to `frames` frames to the encoder: `fill` writes them into the planar buffer
+    /// (one `Float` array per channel) and returns how many it wrote; 0 ends the input.
+    /// Returns that count.
+    @discardableResult
+    func write<E: Error>(frames: Int, fill: (UnsafeMutablePointer<UnsafeMutablePointer<Float>?>) throws(E) -> Int) throws(E) -> Int {
+        guard !inputEnded else { return 0 }
+        guard let buffer = vorbis_analysis_buffer(dsp, Int32(frames)) else { return 0 }
+        let got = try fill(buffer)
+        vorbis_analysis_wrote(dsp, Int32(got))
+        if got == 0 { inputEnded = true }
+        return got
+    }
+
+    /// Ends the input (idempotent).
+    func finish() {
+        guard !inputEnded else { return }
+        vorbis_analysis_wrote(dsp, 0)
+        inputEnded = true
+    }
+
+    /// Encodes every block that is complete and hands each resulting packet to `body`
+    /// (valid only during the call). The last packet of the stream has `e_o_s` set.
+    func drainPackets<E: Error>(_ body: (UnsafeMutablePointer<ogg_packet>) throws(E) -> Void) throws(E) {
+        while vorbis_analysis_blockout(dsp, block) == 1 {
+            vorbis_analysis(block, nil)
+            vorbis_bitrate_addblock(block)
+            while vorbis_bitrate_flushpacket(dsp, packet) == 1 { try body(packet) }
+        }
+    }
+
+    /// The bitrate libvorbis associates with `quality` for this layout (bits/s), nil if the
+    /// layout/quality is not supported.
+    static func nominalBitrate(channels: Int, sampleRate: Int, quality: Float) -> Int? {
+        let vi = UnsafeMutablePointer<vorbis_info>.allocate(capacity: 1)
+        defer { vi.deallocate() }
+        vorbis_info_init(vi)
+        defer { vorbis_info_clear(vi) }
+        guard vorbis_encode_init_vbr(vi, channels, sampleRate, quality) == 0 else { return nil }
+        return vi.pointee.bitrate_nominal
+    }
+
+    /// Lowest and highest quality libvorbis accepts.
+    static let qualityRange: ClosedRange<Float> = -0.1...1.0
+
+    /// The quality whose nominal bitrate is `bitrate` (bits/s), by bisection over the
+    /// monotonic libvorbis table; clamped to `qualityRange`.
+    static func quality(forNominal bitrate: Double, channels: Int, sampleRate: Int) -> Float {
+        var low = qualityRange.lowerBound, high = qualityRange.upperBound
+        let nominal = { (q: Float) in Double(nominalBitrate(channels: channels, sampleRate: sampleRate, quality: q) ?? 0) }
+        if nominal(high) <= bitrate { return high }
+        if nominal(low) >= bitrate { return low }
+        for _ in 0..<18 {
+            let mid = (low + high) / 2
+            if nominal(mid) < bitrate { low = mid } else { high = mid }
+        }
+        return (low + high) / 2
+    }
+}

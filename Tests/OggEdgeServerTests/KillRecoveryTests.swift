@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+/// SIGKILL the real binary while it fills the cache, restart it on the same cache directory,
+/// and compare every track byte for byte.
+@Suite(.serialized) struct KillRecoveryTests {
+    struct Running {
+        let process: Process
+        let port: Int
+    }
+
+    static func start(cacheDir: String, logDir: String) throws -> Running {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLITests.binary)
+        p.arguments = ["serve", "--port", "0", "--media", TestMedia.directory, "--cache-dir", cacheDir,
+                       "--cache-max-bytes", "3145728", "--delivery-log", logDir + "/d.jsonl"]
+        p.environment = ProcessInfo.processInfo.environment.merging(["OGGEDGE_SIGNING_KEYS": TestServer.keysText]) { $1 }
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var text = ""
+        while !text.contains("\n") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let port = text.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        return Running(process: p, port: port)
+    }
+
+    static func fetch(port: Int, _ name: String, range: String? = nil) -> (status: Int, body: [UInt8]) {
+        let target = TestServer.signStatic("/tracks/" + name)
+        var request = "GET \(target) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        if let range { request += "Range: \(range)\r\n" }
+        request += "\r\n"
+        let (bytes, _) = RawHTTP.exchange(port: port, bytes: Array(request.utf8), timeout: 10, readLimit: 8 << 20)
+        guard let sep = RawHTTP.headEnd(bytes) else { return (0, []) }
+        let status = RawHTTP.status(String(decoding: bytes[..<sep], as: UTF8.self)) ?? 0
+        return (status, Array(bytes[(sep + 4)...]))
+    }
+
+    @Test func killedDuringFillsThenRestartedServesExactBytes() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-kill-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let names = ["demo_96kbps.ogg", "demo_160kbps.ogg", "demo_320kbps.ogg"] + TestMedia.bigTracks
+        for round in 0..<3 {
+            let server = try Self.start(cacheDir: dir + "/cache", logDir: dir)
+            #expect(server.port > 0)
+            // Readers in the background while we kill the process at a different moment each round.
+            let readers = Task.detached {
+                for name in names { _ = Self.fetch(port: server.port, name) }
+            }
+            try await Task.sleep(for: .milliseconds(30 + round * 40))
+            kill(server.process.processIdentifier, SIGKILL)
+            server.process.waitUntilExit()
+            _ = await readers.value
+            #expect(server.process.terminationReason == .uncaughtSignal)
+        }
+        let server = try Self.start(cacheDir: dir + "/cache", logDir: dir)
+        defer {
+            kill(server.process.processIdentifier, SIGTERM)
+            server.process.waitUntilExit()
+        }
+        for _ in 0..<2 {
+            for name in names {
+                let r = Self.fetch(port: server.port, name)
+                #expect(r.status == 200, "\(name)")
+                #expect(r.body == TestMedia.bytes(name), "\(name)")
+            }
+        }
+    }
+}
