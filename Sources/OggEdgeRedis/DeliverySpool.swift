@@ -71,7 +71,7 @@ enum SpoolFiles {
 
     /// Replaces the commit file atomically. Not fsynced: after an OS crash it may be older than what
     /// Redis holds, which only makes the shipper resend records Redis then rejects as duplicates.
-    static func writeCommit(_ directory: String, _ position: SpoolPosition, lastID: StreamID?) throws {
+    static func writeCommit(_ directory: String, _ position: SpoolPosition, lastID: StreamID?) throws(RedisConfigError) {
         let line = "v1 \(position.segment) \(position.offset) \(lastID?.description ?? "-")\n"
         let temporary = directory + "/" + commitName + ".tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(line.utf8)) else {

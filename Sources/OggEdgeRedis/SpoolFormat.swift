@@ -78,7 +78,7 @@ enum SpoolCodec {
             appendString(value, to: &buffer)
         }
         let payloadLength = buffer.count - start - headerBytes
-        let checksum = buffer.withUnsafeBufferPointer { fnv1a(UnsafeRawBufferPointer(rebasing: $0[(start + headerBytes)...])) }
+        let checksum = buffer.withUnsafeBufferPointer { fnv1a(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[(start + headerBytes)...]))) }
         writeUInt32(UInt32(payloadLength), into: &buffer, at: start)
         writeUInt32(checksum, into: &buffer, at: start + 4)
     }

@@ -45,7 +45,7 @@ public enum ConfigurationLoader {
         if let v = value("port") { config.port = try integer(v, "port", in: 0...65535) }
         if let v = value("media") { config.mediaDirectory = try nonEmpty(v, "media") }
         if let v = value("cache-dir") { config.cacheDirectory = try nonEmpty(v, "cache-dir") }
-        if let v = value("cache-max-bytes") { config.cacheMaxBytes = Int64(try integer(v, "cache-max-bytes", in: 1...Int.max)) }
+        if let v = value("cache-max-bytes") { config.cacheMaxBytes = Int64(try integer(v, "cache-max-bytes", in: 0...Int.max)) }
         if let v = value("delivery-log") { config.deliveryLogPath = v.isEmpty || v == "off" ? nil : v }
         if let v = value("upstream") {
             config.upstreams = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

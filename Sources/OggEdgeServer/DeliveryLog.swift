@@ -61,7 +61,11 @@ public final class DeliveryLog: Service, Sendable {
     }
 
     public func run() async throws {
-        guard path != nil else { return }
+        guard path != nil else {
+            // Nothing to write; stay up until shutdown (a service that returns early stops the group).
+            try? await gracefulShutdown()
+            return
+        }
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try? await Task.sleep(for: flushInterval)

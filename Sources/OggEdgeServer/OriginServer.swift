@@ -21,8 +21,8 @@ public struct OriginServer: Sendable {
     public let deliveryLog: DeliveryLog
     /// Readiness state (`/readyz`).
     public let readiness = Readiness()
-    /// The LMDB chunk cache.
-    public let store: ChunkStore
+    /// The LMDB chunk cache; `nil` when disabled (`--cache-max-bytes 0`, for benchmarks).
+    public let store: ChunkStore?
     /// Reads renditions through the cache ahead of demand.
     public let prewarmer: Prewarmer
     let handler: OriginHandler
@@ -33,9 +33,11 @@ public struct OriginServer: Sendable {
         self.logger = logger
         let log = try DeliveryLog(path: configuration.deliveryLogPath, logger: logger)
         self.deliveryLog = log
-        let store: ChunkStore
+        let store: ChunkStore?
         do {
-            store = try ChunkStore(directory: configuration.cacheDirectory, maxBytes: Int(clamping: configuration.cacheMaxBytes))
+            store = configuration.cacheMaxBytes > 0
+                ? try ChunkStore(directory: configuration.cacheDirectory, maxBytes: Int(clamping: configuration.cacheMaxBytes))
+                : nil
         } catch {
             throw ConfigurationError("cannot open the chunk cache in \(configuration.cacheDirectory): \(error)")
         }
@@ -56,7 +58,7 @@ public struct OriginServer: Sendable {
             ),
             admin: AdminResponder(token: configuration.adminToken, store: store, jobs: jobs) {
                 AdminStats(
-                    cache: store.stats(), hits: counters[.hit], misses: counters[.miss], coalesced: counters[.coalesced],
+                    cache: store?.stats() ?? CacheStats(), hits: counters[.hit], misses: counters[.miss], coalesced: counters[.coalesced],
                     transcodes: counters[.transcode], deliveryLogDropped: log.droppedRecords
                 )
             },
@@ -72,8 +74,9 @@ public struct OriginServer: Sendable {
     }
 
     /// The sources, in the order every request asks them.
-    static func catalog(configuration: OriginConfiguration, store: ChunkStore) -> RenditionCatalog {
+    static func catalog(configuration: OriginConfiguration, store: ChunkStore?) -> RenditionCatalog {
         let files = FileRenditionSource(mediaDirectory: configuration.mediaDirectory)
+        guard let store else { return RenditionCatalog(sources: [files]) }
         return RenditionCatalog(sources: [CachedRenditionSource(files: files, store: store, fills: FillRegistry())])
     }
 
@@ -137,7 +140,7 @@ public struct OriginServer: Sendable {
             }
         )
         let drain = DrainWatcher(readiness: readiness, server: server, grace: .seconds(limits.shutdownGraceSeconds), logger: logger)
-        return [deliveryLog, CacheCloser(store: store), drain]
+        return store.map { [deliveryLog, CacheCloser(store: $0), drain] } ?? [deliveryLog, drain]
     }
 }
 

@@ -6,6 +6,8 @@
 // excerpts spread over the track at a first guess, measure, correct the quality, and verify
 // once more; the main encode then runs in plain (fast) VBR mode at the calibrated quality.
 
+import CVorbis
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -29,8 +29,7 @@ final class VorbisEncoder {
         guard status == 0 else {
             vorbis_comment_clear(comment)
             vorbis_info_clear(info)
-            [info, comment].forEach { $0.deallocate() }
-            [dsp, block, packet].forEach { $0.deallocate() }
+            deallocateAll()
             throw .encoderSetup("\(channels) channels, \(sampleRate) Hz, quality \(quality): error \(status)")
         }
         if let nominalBitrate { info.pointee.bitrate_nominal = nominalBitrate }
@@ -46,9 +45,16 @@ final class VorbisEncoder {
             vorbis_dsp_clear(dsp)
             vorbis_comment_clear(comment)
             vorbis_info_clear(info)
-            [info, comment].forEach { $0.deallocate() }
-            [dsp, block, packet].forEach { $0.deallocate() }
+            deallocateAll()
         }
+    }
+
+    private func deallocateAll() {
+        info.deallocate()
+        comment.deallocate()
+        dsp.deallocate()
+        block.deallocate()
+        packet.deallocate()
     }
 
     /// The three header packets (identification, comment, setup), handed to `body` in order.
