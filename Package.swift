@@ -95,6 +95,7 @@ let package = Package(
             name: "OggEdgeServerTests",
             dependencies: [
                 "OggEdgeCore",
+                "OggEdgeCache",
                 "OggEdgeServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

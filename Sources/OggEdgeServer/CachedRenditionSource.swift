@@ -112,12 +112,16 @@ final class CachedRenditionReader: RenditionReader, @unchecked Sendable {
                 let file = self.file
                 let store = self.store
                 let fills = self.fills
-                let (bytes, didJoin) = try await fills.fill(id) {
+                let (bytes, source) = try await fills.fill(id) {
                     try file.readExactly(offset: chunkStart, count: chunkLength)
                 } store: { bytes in
                     store.putChunk(id, bytes: bytes) { fills.finish(id) }
                 }
-                if didJoin { joined += 1 } else { filled += 1 }
+                switch source {
+                case .loaded: filled += 1
+                case .joined: joined += 1
+                case .buffered: fromCache += 1
+                }
                 buffer.writeBytes(bytes[lo...hi])
             }
             try await body(buffer)

@@ -4,8 +4,9 @@ import Synchronization
 /// Coalesces concurrent fills of the same chunk: the first request reads the source, the others
 /// wait for its bytes instead of reading the source again.
 ///
-/// An entry stays until the writer has committed the chunk, so a request arriving between the
-/// read and the commit still joins it (`COALESCED`) rather than reading the source a second time.
+/// An entry stays until the writer has committed the chunk: a request arriving while the source
+/// is still being read joins that read (`COALESCED`); one arriving after the read but before the
+/// commit is served from the write-behind bytes, which already belong to the cache (`HIT`).
 final class FillRegistry: Sendable {
     private final class Fill: Sendable {
         let state = Mutex<(result: Result<[UInt8], any Error>?, waiters: [CheckedContinuation<[UInt8], any Error>])>((nil, []))
@@ -13,9 +14,18 @@ final class FillRegistry: Sendable {
 
     private let inflight = Mutex<[ChunkID: Fill]>([:])
 
-    /// Bytes of chunk `id`, loaded by `load` unless a fill is already under way.
-    /// - Returns: the bytes and whether this call joined another request's fill.
-    func fill(_ id: ChunkID, load: () throws -> [UInt8], store: ([UInt8]) -> Void) async throws -> (bytes: [UInt8], joined: Bool) {
+    /// How a fill request was satisfied.
+    enum Source {
+        /// This call read the source.
+        case loaded
+        /// This call waited for another request's read of the source.
+        case joined
+        /// The bytes were already read and waiting for the writer's commit.
+        case buffered
+    }
+
+    /// Bytes of chunk `id`, loaded by `load` unless a fill is already under way or done.
+    func fill(_ id: ChunkID, load: () throws -> [UInt8], store: ([UInt8]) -> Void) async throws -> (bytes: [UInt8], source: Source) {
         let (fill, isNew) = inflight.withLock { map -> (Fill, Bool) in
             if let existing = map[id] { return (existing, false) }
             let fresh = Fill()
@@ -23,6 +33,7 @@ final class FillRegistry: Sendable {
             return (fresh, true)
         }
         if !isNew {
+            if case .success(let bytes)? = fill.state.withLock({ $0.result }) { return (bytes, .buffered) }
             let bytes = try await withCheckedThrowingContinuation { continuation in
                 let ready = fill.state.withLock { s -> Result<[UInt8], any Error>? in
                     if s.result == nil { s.waiters.append(continuation) }
@@ -30,7 +41,7 @@ final class FillRegistry: Sendable {
                 }
                 if let ready { continuation.resume(with: ready) }
             }
-            return (bytes, true)
+            return (bytes, .joined)
         }
         let result: Result<[UInt8], any Error> = Result { try load() }
         let waiters = fill.state.withLock { s -> [CheckedContinuation<[UInt8], any Error>] in
@@ -42,7 +53,7 @@ final class FillRegistry: Sendable {
         switch result {
         case .success(let bytes):
             store(bytes)
-            return (bytes, false)
+            return (bytes, .loaded)
         case .failure(let error):
             finish(id)
             throw error

@@ -60,8 +60,8 @@ enum QualityCalibrator {
         }
         var passes: [QualityCalibration.Pass] = []
         func run(_ q: Float) throws(TranscodeError) -> Double {
-            let bits = try excerpt.encodedBits(quality: q, channels: channels, sampleRate: rate)
-            let bps = bits * framingOverhead / (Double(excerpt.frames) / Double(rate))
+            let (bits, frames) = try excerpt.encodedBits(quality: q, channels: channels, sampleRate: rate)
+            let bps = bits * framingOverhead / (Double(max(1, frames)) / Double(rate))
             passes.append(.init(quality: q, kbps: bps / 1000))
             return bps
         }
@@ -128,39 +128,56 @@ final class TrialExcerpt {
         }
         guard want > 0 else { return }
         planes = (0..<source.channels).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: want) }
+        let mode = getenv("OGGEDGE_TRIAL_JOIN").map { String(cString: $0) } ?? "xfade"
         let windowLength = want / windows
-        let fade = min(256, windowLength / 4)
+        let fade = min(mode == "fade" ? 256 : 2048, windowLength / 4)
+        let temp = (0..<source.channels).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: windowLength + want) }
+        defer { temp.forEach { $0.deallocate() } }
         for w in 0..<windows {
             if let total, windows > 1 {
                 let span = Double(total - Int64(windowLength))
                 try source.seekApproximately(toFrame: Int64(span * (Double(w) + 0.5) / Double(windows)))
             }
-            let start = frames
-            let length = w == windows - 1 ? want - start : windowLength
-            while frames - start < length {
-                var dest = planes.map { $0.map { $0 + frames } }
-                let got = try dest.withUnsafeMutableBufferPointer { (buffer) throws(TranscodeError) -> Int in
-                    try source.read(into: buffer.baseAddress!, maxFrames: min(4096, length - (frames - start)))
+            let length = w == windows - 1 ? want - frames : windowLength
+            var got = 0
+            while got < length {
+                var dest: [UnsafeMutablePointer<Float>?] = temp.map { $0 + got }
+                let n = try dest.withUnsafeMutableBufferPointer { (buffer) throws(TranscodeError) -> Int in
+                    try source.read(into: buffer.baseAddress!, maxFrames: min(4096, length - got))
                 }
-                if got == 0 { break }
-                frames += got
+                if n == 0 { break }
+                got += n
             }
-            guard windows > 1, frames - start > 2 * fade else { continue }
-            for plane in planes {
-                guard let p = plane else { continue }
-                for i in 0..<fade {
-                    let gain = Float(i) / Float(fade)
-                    p[start + i] *= gain
-                    p[frames - 1 - i] *= gain
+            let overlap = (mode == "xfade" && w > 0) ? min(fade, got / 2, frames) : 0
+            for c in 0..<planes.count {
+                guard let p = planes[c] else { continue }
+                let t = temp[c]
+                if mode == "fade", windows > 1, got > 2 * fade {
+                    for i in 0..<fade { let g = Float(i) / Float(fade); t[i] *= g; t[got - 1 - i] *= g }
                 }
+                let base = frames - overlap
+                for i in 0..<overlap {
+                    let g = Float(i) / Float(overlap)
+                    p[base + i] = p[base + i] * (1 - g) + t[i] * g
+                }
+                (p + frames).update(from: t + overlap, count: got - overlap)
             }
+            if w > 0 { joins.append(frames - overlap / 2) }
+            frames += got - overlap
         }
+        guardFrames = mode == "guard" ? 4096 : 0
     }
 
-    /// Bits of Vorbis packets produced by encoding the excerpts at `quality`.
-    func encodedBits(quality: Float, channels: Int, sampleRate: Int) throws(TranscodeError) -> Double {
+    private(set) var joins: [Int] = []
+    private var guardFrames = 0
+
+    /// Bits of Vorbis packets produced by encoding the excerpts at `quality`, and the frames
+    /// they cover.
+    func encodedBits(quality: Float, channels: Int, sampleRate: Int) throws(TranscodeError) -> (bits: Double, frames: Int) {
         let encoder = try VorbisEncoder(channels: channels, sampleRate: sampleRate, quality: quality)
         var bytes = 0
+        var counted = 0
+        var lastGranule = 0
         var offset = 0
         while !encoder.inputEnded {
             encoder.write(frames: 1024) { buffer in
@@ -171,9 +188,15 @@ final class TrialExcerpt {
                 offset += n
                 return n
             }
-            encoder.drainPackets { packet in bytes += packet.pointee.bytes }
+            encoder.drainPackets { packet in
+                let granule = Int(packet.pointee.granulepos)
+                defer { lastGranule = max(lastGranule, granule) }
+                if guardFrames > 0, joins.contains(where: { abs($0 - granule) < guardFrames }) { return }
+                bytes += packet.pointee.bytes
+                counted += max(0, granule - lastGranule)
+            }
         }
-        return Double(bytes * 8)
+        return (Double(bytes * 8), counted)
     }
 
     func release() {
