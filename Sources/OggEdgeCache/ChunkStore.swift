@@ -149,7 +149,10 @@ public final class ChunkStore: Sendable {
         s.chunks = Int64(env.chunkCount())
         s.renditions = (try? env.read { txn -> Int64 in
             var st = MDB_stat()
-            return mdb_stat(txn.txn, env.meta, &st) == 0 ? Int64(st.ms_entries) : 0
+            guard mdb_stat(txn.txn, env.meta, &st) == 0 else { return 0 }
+            // The generation counter lives in the metadata database too.
+            let counter = try txn.get(env.meta, key: ChunkWriter.generationKey) { _ in 1 } ?? 0
+            return Int64(st.ms_entries) - Int64(counter)
         }) ?? 0
         return s
     }

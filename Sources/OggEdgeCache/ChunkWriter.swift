@@ -35,7 +35,7 @@ final class ChunkWriter: @unchecked Sendable {
         try? env.read { txn in
             try txn.forEach(env.meta) { key, value in
                 if key.elementsEqual(Self.generationKey), value.count == 4 {
-                    highest = max(highest, value.load(as: UInt32.self))
+                    highest = max(highest, value.loadUnaligned(as: UInt32.self))
                 } else if let meta = RenditionMeta.decode(value) {
                     highest = max(highest, meta.generation)
                 }

@@ -136,7 +136,10 @@ final class TrialExcerpt {
         for w in 0..<windows {
             if let total, windows > 1 {
                 let span = Double(total - Int64(windowLength))
-                try source.seekApproximately(toFrame: Int64(span * (Double(w) + 0.5) / Double(windows)))
+                // Stratified positions with a golden-ratio jitter: one window per 1/n of the
+                // track, never on a regular grid (which can line up with the bars of the music).
+                let jitter = (Double(w + 1) * 0.618_033_988_75).truncatingRemainder(dividingBy: 1)
+                try source.seekApproximately(toFrame: Int64(span * (Double(w) + jitter) / Double(windows)))
             }
             let length = w == windows - 1 ? want - frames : windowLength
             var got = 0

@@ -11,7 +11,7 @@ struct OggEdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oggedge",
         abstract: "OggEdge: an edge origin for signed Ogg Vorbis audio.",
-        subcommands: [Serve.self, Sign.self, Keygen.self]
+        subcommands: [Serve.self, Sign.self, Keygen.self, Prewarm.self]
     )
 }
 

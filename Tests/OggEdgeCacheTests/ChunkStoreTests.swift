@@ -64,6 +64,26 @@ import Testing
         #expect(reopened.nextGeneration() > meta.generation)
     }
 
+    @Test func reopeningWithManyRenditionsReadsTheGenerationCounterAtAnyAlignment() async throws {
+        let dir = Self.tempDir()
+        var highest: UInt32 = 0
+        do {
+            let store = try ChunkStore(directory: dir, maxBytes: 8 << 20)
+            for name in ["a", "bb", "ccc", "dddd", "eeeee", "ffffff", "g_h-i"] {
+                let meta = Self.meta(store, length: 100)
+                highest = max(highest, meta.generation)
+                store.putMeta(meta, for: "\(name)_96kbps")
+            }
+            store.close()
+        }
+        for _ in 0..<3 {
+            let again = try ChunkStore(directory: dir, maxBytes: 8 << 20)
+            #expect(again.nextGeneration() > highest)
+            #expect(again.stats().renditions == 7)
+            again.close()
+        }
+    }
+
     @Test func chunksOfAnotherGenerationAreNotStored() async throws {
         let store = try ChunkStore(directory: Self.tempDir(), maxBytes: 16 << 20)
         defer { store.close() }

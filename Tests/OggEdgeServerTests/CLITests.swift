@@ -46,6 +46,21 @@ import Testing
         #expect(badPort.status != 0)
     }
 
+    @Test func prewarmLocallyFillsTheCacheAndReportsFailures() throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-pw-\(UUID().uuidString)").path
+        let ok = try Self.run(["prewarm", "--media", TestMedia.directory, "--cache-dir", cache, "--kbps", "96,320", "demo"])
+        #expect(ok.status == 0)
+        #expect(ok.out.contains("prewarm: 2 renditions"))
+        #expect(ok.out.contains("0 failed"))
+        #expect(FileManager.default.fileExists(atPath: cache + "/data.mdb"))
+        let missing = try Self.run(["prewarm", "--media", TestMedia.directory, "--cache-dir", cache, "--kbps", "96", "demo", "nosuch"])
+        #expect(missing.status != 0)
+        #expect(missing.out.contains("1 failed"))
+        let bad = try Self.run(["prewarm", "--cache-dir", cache, "../etc"])
+        #expect(bad.status != 0)
+        #expect(bad.err.split(separator: "\n").count == 1)
+    }
+
     @Test func serveSignedURLPlaysAndSIGTERMExitsCleanly() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-cli-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
