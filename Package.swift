@@ -43,12 +43,19 @@ let package = Package(
             dependencies: ["CLMDB", "CZlib"],
             swiftSettings: swiftSettings
         ),
+        // On-demand transcoding with libvorbis: WAV or Ogg Vorbis in, Ogg Vorbis pages out.
+        .target(
+            name: "OggEdgeTranscoder",
+            dependencies: ["CVorbis", "OggEdgeCore"],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP origin: byte path, sources, delivery log, metrics, admin.
         .target(
             name: "OggEdgeServer",
             dependencies: [
                 "OggEdgeCore",
                 "OggEdgeCache",
+                "OggEdgeTranscoder",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),

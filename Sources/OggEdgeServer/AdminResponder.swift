@@ -11,12 +11,14 @@ import OggEdgeCore
 struct AdminResponder: Sendable {
     let token: [UInt8]?
     let store: ChunkStore?
+    let transcoder: TranscodeSource
     let jobs: PrewarmJobs
     let stats: @Sendable () -> AdminStats
 
-    init(token: String?, store: ChunkStore?, jobs: PrewarmJobs, stats: @escaping @Sendable () -> AdminStats) {
+    init(token: String?, store: ChunkStore?, transcoder: TranscodeSource, jobs: PrewarmJobs, stats: @escaping @Sendable () -> AdminStats) {
         self.token = token.map { Array($0.utf8) }
         self.store = store
+        self.transcoder = transcoder
         self.jobs = jobs
         self.stats = stats
     }
@@ -59,6 +61,7 @@ struct AdminResponder: Sendable {
         } else {
             return .error(.invalidTrackId, isHead: false)
         }
+        transcoder.removeFinished(renditions)
         guard let store else { return .text(.ok, "{\"purged\":0}\n", contentType: "application/json", isHead: false) }
         let removed = await store.purge(renditions: renditions)
         return .text(.ok, "{\"purged\":\(removed)}\n", contentType: "application/json", isHead: false)

@@ -26,7 +26,7 @@ struct CachedRenditionSource: RenditionSource {
     let store: ChunkStore
     let fills: FillRegistry
 
-    func open(_ track: TrackPath) async throws(OriginError) -> (any RenditionReader)? {
+    func open(_ track: TrackPath) async throws(OriginError) -> OpenedRendition? {
         guard let file = try files.openFile(track) else { return nil }
         let key = track.renditionKey
         let source = SourceIdentity(
@@ -48,7 +48,7 @@ struct CachedRenditionSource: RenditionSource {
         }
         var info = file.info
         info.cacheResult = fresh ? .miss : .hit
-        return CachedRenditionReader(key: key, meta: meta, info: info, file: file, store: store, fills: fills)
+        return .complete(CachedRenditionReader(key: key, meta: meta, info: info, file: file, store: store, fills: fills))
     }
 }
 

@@ -16,26 +16,32 @@ import Synchronization
 /// loudly (short read) instead of sending wrong bytes. Duration metadata is computed once per
 /// file version (device, inode, size, mtime) and remembered.
 public struct FileRenditionSource: RenditionSource {
-    /// The `tracks/` directory, with a trailing slash.
-    let tracksDirectory: String
+    /// Directories searched in order, each with a trailing slash: `MEDIA/tracks/`, then where
+    /// finished transcodes land.
+    let directories: [String]
     let durations: DurationMemo
 
-    /// Creates a source over `mediaDirectory/tracks/`.
-    public init(mediaDirectory: String) {
-        var dir = mediaDirectory
-        if !dir.hasSuffix("/") { dir += "/" }
-        self.tracksDirectory = dir + "tracks/"
+    /// Creates a source over `mediaDirectory/tracks/` and, after it, `renditionsDirectory`.
+    public init(mediaDirectory: String, renditionsDirectory: String? = nil) {
+        func slash(_ d: String) -> String { d.hasSuffix("/") ? d : d + "/" }
+        self.directories = [slash(mediaDirectory) + "tracks/"] + (renditionsDirectory.map { [slash($0)] } ?? [])
         self.durations = DurationMemo()
     }
 
-    public func open(_ track: TrackPath) async throws(OriginError) -> (any RenditionReader)? {
-        try openFile(track)
+    public func open(_ track: TrackPath) async throws(OriginError) -> OpenedRendition? {
+        try openFile(track).map { .complete($0) }
     }
 
     /// Opens the file of `track` pinned by descriptor; `nil` if there is none.
     func openFile(_ track: TrackPath) throws(OriginError) -> FileRenditionReader? {
+        for directory in directories {
+            if let reader = try openFile(directory + track.fileName) { return reader }
+        }
+        return nil
+    }
+
+    private func openFile(_ path: String) throws(OriginError) -> FileRenditionReader? {
         // TrackPath has already restricted the file name to [A-Za-z0-9_-] + "_Nkbps.ogg".
-        let path = tracksDirectory + track.fileName
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ENOENT || errno == ENOTDIR { return nil }

@@ -14,7 +14,12 @@ public final class OfflinePrewarm: Sendable {
             ? try ChunkStore(directory: configuration.cacheDirectory, maxBytes: Int(clamping: configuration.cacheMaxBytes))
             : nil
         self.store = store
-        self.prewarmer = Prewarmer(catalog: OriginServer.catalog(configuration: configuration, store: store))
+        let transcoder = try TranscodeSource(
+            mediaDirectory: configuration.mediaDirectory,
+            renditionsDirectory: configuration.cacheDirectory + "/renditions",
+            scheduler: TranscodeScheduler.shared
+        )
+        self.prewarmer = Prewarmer(catalog: OriginServer.catalog(configuration: configuration, store: store, transcoder: transcoder))
     }
 
     /// Commits everything queued and closes the cache.

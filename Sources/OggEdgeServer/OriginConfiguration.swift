@@ -61,6 +61,8 @@ public struct OriginConfiguration: Sendable {
         public var singleWriteLimit = 256 * 1024
         /// Streaming chunk size.
         public var chunkSize = 64 * 1024
+        /// A range beyond what a transcode has produced waits this long before `503`.
+        public var liveRangeWaitSeconds: Int64 = 10
 
         /// Default limits.
         public init() {}

@@ -25,6 +25,7 @@ public struct OriginServer: Sendable {
     public let store: ChunkStore?
     /// Reads renditions through the cache ahead of demand.
     public let prewarmer: Prewarmer
+    let transcoder: TranscodeSource
     let handler: OriginHandler
 
     /// Builds the server and its sources from `configuration`.
@@ -42,7 +43,13 @@ public struct OriginServer: Sendable {
             throw ConfigurationError("cannot open the chunk cache in \(configuration.cacheDirectory): \(error)")
         }
         self.store = store
-        let catalog = Self.catalog(configuration: configuration, store: store)
+        let transcoder = try TranscodeSource(
+            mediaDirectory: configuration.mediaDirectory,
+            renditionsDirectory: configuration.cacheDirectory + "/renditions",
+            scheduler: TranscodeScheduler.shared
+        )
+        self.transcoder = transcoder
+        let catalog = Self.catalog(configuration: configuration, store: store, transcoder: transcoder)
         let prewarmer = Prewarmer(catalog: catalog)
         self.prewarmer = prewarmer
         let jobs = PrewarmJobs(prewarmer: prewarmer)
@@ -54,9 +61,10 @@ public struct OriginServer: Sendable {
                 verifier: URLVerifier(keys: configuration.keys, leewaySeconds: configuration.clockSkewLeewaySeconds),
                 catalog: catalog,
                 rangePolicy: RangePolicy(maxRanges: limits.maxRanges),
-                boundaryPrefix: "oggedge-" + ids.prefix + "-"
+                boundaryPrefix: "oggedge-" + ids.prefix + "-",
+                liveRangeWait: .seconds(limits.liveRangeWaitSeconds)
             ),
-            admin: AdminResponder(token: configuration.adminToken, store: store, jobs: jobs) {
+            admin: AdminResponder(token: configuration.adminToken, store: store, transcoder: transcoder, jobs: jobs) {
                 AdminStats(
                     cache: store?.stats() ?? CacheStats(), hits: counters[.hit], misses: counters[.miss], coalesced: counters[.coalesced],
                     transcodes: counters[.transcode], deliveryLogDropped: log.droppedRecords
@@ -74,10 +82,10 @@ public struct OriginServer: Sendable {
     }
 
     /// The sources, in the order every request asks them.
-    static func catalog(configuration: OriginConfiguration, store: ChunkStore?) -> RenditionCatalog {
-        let files = FileRenditionSource(mediaDirectory: configuration.mediaDirectory)
-        guard let store else { return RenditionCatalog(sources: [files]) }
-        return RenditionCatalog(sources: [CachedRenditionSource(files: files, store: store, fills: FillRegistry())])
+    static func catalog(configuration: OriginConfiguration, store: ChunkStore?, transcoder: TranscodeSource) -> RenditionCatalog {
+        let files = FileRenditionSource(mediaDirectory: configuration.mediaDirectory, renditionsDirectory: transcoder.renditionsDirectory)
+        guard let store else { return RenditionCatalog(sources: [files, transcoder]) }
+        return RenditionCatalog(sources: [CachedRenditionSource(files: files, store: store, fills: FillRegistry()), transcoder])
     }
 
     /// Runs until SIGTERM/SIGINT: stops accepting, lets in-flight responses finish (bounded by

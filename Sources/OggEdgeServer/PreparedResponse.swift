@@ -15,6 +15,8 @@ struct PreparedResponse: Sendable {
         case buffer(ByteBuffer)
         /// Bytes of a rendition: one range, or several as `multipart/byteranges`.
         case rendition(any RenditionReader, RenditionBody)
+        /// Bytes of a rendition still being encoded, from `start` through `end` (to its end when nil).
+        case live(LiveRendition, start: Int64, end: Int64?)
     }
 
     var status: HTTPResponse.Status

@@ -24,9 +24,19 @@ public struct Prewarmer: Sendable {
     /// Reads `track` through the catalog so every source fills the cache the usual way.
     public func warm(_ track: TrackPath, headsOnly: Bool) async -> Outcome {
         var outcome = Outcome(rendition: track.renditionKey)
+        var transcoded = false
         let reader: any RenditionReader
-        do {
-            reader = try await catalog.open(track)
+        do throws(OriginError) {
+            var opened = try await catalog.open(track)
+            if case .live(let live) = opened {
+                // Let the shared encoder pool finish it, then read the result through the cache.
+                transcoded = live.outcome == .transcode
+                let (_, phase) = await live.session.wait(forProduced: .max, timeout: .seconds(3600))
+                if case .failed(let reason) = phase { throw OriginError(status: 502, reason: reason) }
+                opened = try await catalog.open(track)
+            }
+            guard case .complete(let complete) = opened else { throw OriginError(status: 503, reason: "transcode_in_progress") }
+            reader = complete
         } catch {
             outcome.error = error.reason
             return outcome
@@ -47,7 +57,7 @@ public struct Prewarmer: Sendable {
                     outcome.bytes += Int64(chunk.readableBytes)
                 }
             }
-            outcome.cache = reader.outcome
+            outcome.cache = transcoded ? .transcode : reader.outcome
         } catch {
             outcome.error = "read_failed"
         }

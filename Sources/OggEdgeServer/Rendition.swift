@@ -51,10 +51,18 @@ extension RenditionReader {
     public var outcome: CacheResult { info.cacheResult }
 }
 
+/// A rendition a source opened: complete (known length and validators) or still being made.
+public enum OpenedRendition: Sendable {
+    /// An ordinary object with full HTTP semantics.
+    case complete(any RenditionReader)
+    /// Being transcoded: length unknown until it ends.
+    case live(LiveRendition)
+}
+
 /// A place renditions can come from: the chunk cache, `tracks/` files, the transcoder, a parent.
 public protocol RenditionSource: Sendable {
     /// Opens `track` if this source can serve it; `nil` if it has nothing for it.
-    func open(_ track: TrackPath) async throws(OriginError) -> (any RenditionReader)?
+    func open(_ track: TrackPath) async throws(OriginError) -> OpenedRendition?
 }
 
 /// The one place that answers "which bytes, from which source": asks each source in order.
@@ -68,9 +76,9 @@ public struct RenditionCatalog: Sendable {
     }
 
     /// The first source that has `track`, opened; throws ``OriginError/notFound`` when none has.
-    public func open(_ track: TrackPath) async throws(OriginError) -> any RenditionReader {
+    public func open(_ track: TrackPath) async throws(OriginError) -> OpenedRendition {
         for source in sources {
-            if let reader = try await source.open(track) { return reader }
+            if let opened = try await source.open(track) { return opened }
         }
         throw .notFound
     }

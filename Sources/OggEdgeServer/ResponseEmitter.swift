@@ -38,6 +38,8 @@ struct ResponseEmitter: Sendable {
             case .rendition(let reader, let body):
                 defer { reader.close() }
                 try await emitRendition(reader: reader, body: body, head: head, writer: writer, playbackOffset: prepared.log.playbackOffset, result: &result)
+            case .live(let live, let start, let end):
+                try await emitLive(live.session, start: start, end: end, head: head, writer: writer, result: &result)
             }
         } catch {
             result.aborted = true
@@ -85,6 +87,37 @@ struct ResponseEmitter: Sendable {
             let trailer = allocator.buffer(bytes: plan.trailer)
             try await bodyWriter.write(trailer)
             meter.wroteFraming(trailer.readableBytes, result: &result)
+        }
+        try await bodyWriter.finish(nil)
+    }
+}
+
+extension ResponseEmitter {
+    /// Streams a rendition while it is encoded: each write carries what the encoder has produced
+    /// since the last one, so the first pages reach the player within milliseconds.
+    func emitLive(
+        _ session: TranscodeSession, start: Int64, end: Int64?, head: HTTPResponse, writer: consuming ResponseWriter,
+        result: inout EmitResult
+    ) async throws {
+        var bodyWriter = try await writer.writeHead(head)
+        var offset = start
+        while end.map({ offset <= $0 }) ?? true {
+            let (produced, phase) = await session.wait(forProduced: offset + 1, timeout: .seconds(30))
+            if produced <= offset {
+                if case .running = phase { throw SourceReadError.truncated }  // encoder stalled
+                if case .failed = phase { throw SourceReadError.truncated }
+                break // finished: the end of the stream
+            }
+            let limit = end.map { min($0 + 1, produced) } ?? produced
+            let bytes = try session.readProduced(offset: offset, count: Int(min(Int64(chunkSize), limit - offset)))
+            guard !bytes.isEmpty else { throw SourceReadError.truncated }
+            try await bodyWriter.write(allocator.buffer(bytes: bytes))
+            offset += Int64(bytes.count)
+            result.bytesSent += Int64(bytes.count)
+            if result.firstByteNanos == nil { result.firstByteNanos = MonotonicClock.nanos() }
+            if result.playbackStartNanos == nil, start == 0, let first = session.firstAudioPageEnd, offset >= first {
+                result.playbackStartNanos = MonotonicClock.nanos()
+            }
         }
         try await bodyWriter.finish(nil)
     }

@@ -11,6 +11,8 @@ struct TrackResponder: Sendable {
     let catalog: RenditionCatalog
     let rangePolicy: RangePolicy
     let boundaryPrefix: String
+    /// How long a range beyond what an encoder has produced waits for it.
+    let liveRangeWait: Duration
 
     /// Headers every audio response carries, error or not (browser players need CORS on both).
     static func corsHeaders(into headers: inout HTTPFields) {
@@ -49,13 +51,18 @@ struct TrackResponder: Sendable {
             log.uid = grant.uid
         }
 
-        let reader: any RenditionReader
+        let opened: OpenedRendition
         do {
-            reader = try await catalog.open(track)
+            opened = try await catalog.open(track)
         } catch {
             return .error(error, isHead: isHead, headers: cors, log: log)
         }
-        return prepare(reader: reader, headers: headers, isHead: isHead, cors: cors, log: log, sequence: sequence)
+        switch opened {
+        case .complete(let reader):
+            return prepare(reader: reader, headers: headers, isHead: isHead, cors: cors, log: log, sequence: sequence)
+        case .live(let live):
+            return await prepareLive(live, track: track, headers: headers, isHead: isHead, cors: cors, log: log, sequence: sequence)
+        }
     }
 
     /// Turns an opened rendition and the request headers into the response plan.

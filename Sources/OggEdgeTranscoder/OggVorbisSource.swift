@@ -24,7 +24,7 @@ final class OggVorbisSource: PCMSource {
     let sampleRate: Int
     let totalFrames: Int64?
     let comments: [String]
-    /// Frames returned since the start, or nil after an approximate seek.
+    /// Frames returned since the start, or nil after a seek away from it.
     private var decoded: Int64? = 0
 
     init(path: String) throws(TranscodeError) {
@@ -93,9 +93,9 @@ final class OggVorbisSource: PCMSource {
         return got
     }
 
-    func seekApproximately(toFrame frame: Int64) throws(TranscodeError) {
+    func seek(toFrame frame: Int64) throws(TranscodeError) {
         guard let file else { throw .unreadable(path, "file closed") }
-        let status = ov_pcm_seek_page(file, ogg_int64_t(frame))
+        let status = ov_pcm_seek(file, ogg_int64_t(frame))
         guard status == 0 else { throw .corruptOgg("seek failed (\(Self.describe(status)))") }
         decoded = nil
     }

@@ -19,8 +19,8 @@ protocol PCMSource: AnyObject {
     var comments: [String] { get }
     /// Reads up to `maxFrames` frames; channel `c` goes to `dest[c][0..<n]`. Returns n, 0 at the end.
     func read(into dest: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>, maxFrames: Int) throws(TranscodeError) -> Int
-    /// Moves to about `frame` (for calibration excerpts; need not be exact).
-    func seekApproximately(toFrame frame: Int64) throws(TranscodeError)
+    /// Moves to `frame` exactly (calibration excerpts).
+    func seek(toFrame frame: Int64) throws(TranscodeError)
     /// Moves back to the very first frame, exactly.
     func rewind() throws(TranscodeError)
     /// Releases the file. Idempotent; also done on deinit.
@@ -107,7 +107,7 @@ final class WAVSource: PCMSource {
         return frames
     }
 
-    func seekApproximately(toFrame frame: Int64) throws(TranscodeError) {
+    func seek(toFrame frame: Int64) throws(TranscodeError) {
         position = max(0, min(frame, layout.frameCount))
     }
 

@@ -76,13 +76,16 @@ final class RedisTestServer: @unchecked Sendable {
     }
 
     /// Stops the server; with `save`, its data is written to `dump.rdb` first and comes back on `start()`.
+    /// Uses the SHUTDOWN command: a child spawned by Foundation's Process on Linux inherits a signal
+    /// mask that blocks SIGTERM, so `terminate()` would not stop it. SIGKILL is the fallback.
     func stop(save: Bool = false) {
         guard let process, process.isRunning else { return }
-        if save, let connection = try? RedisConnection(endpoint: endpoint) {
-            _ = try? connection.command(["SHUTDOWN", "SAVE"])
-        } else {
-            process.terminate()
+        if let connection = try? RedisConnection(endpoint: endpoint) {
+            _ = try? connection.command(["SHUTDOWN", save ? "SAVE" : "NOSAVE"])
         }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         self.process = nil
     }

@@ -1,0 +1,98 @@
+import Dispatch
+import Foundation
+import OggEdgeTranscoder
+import Synchronization
+
+/// A bounded pool of encoder threads shared by every transcode (requests and prewarm).
+///
+/// Work is done in small steps, and each free worker takes the runnable encode that has produced
+/// the least audio so far: the first seconds of a new transcode always come before the tail of an
+/// older one, so many cold starts at once all get their first pages quickly.
+final class TranscodeScheduler: Sendable {
+    /// One encode in the pool.
+    final class Job: @unchecked Sendable {
+        // Invariant for @unchecked Sendable: a job is stepped by one worker at a time (it is out
+        // of the runnable list while a worker holds it), so its mutable fields are never shared.
+        let session: TranscodeSession
+        let make: @Sendable () throws(TranscodeError) -> VorbisTranscoder
+        var transcoder: VorbisTranscoder?
+        var audioSeconds: Double = 0
+
+        init(session: TranscodeSession, make: @escaping @Sendable () throws(TranscodeError) -> VorbisTranscoder) {
+            self.session = session
+            self.make = make
+        }
+    }
+
+    /// The process-wide pool (one per process: encoders are sized to the cores).
+    static let shared = TranscodeScheduler()
+
+    private let runnable = Mutex<[Job]>([])
+    private let ready = DispatchSemaphore(value: 0)
+    private let running = Atomic<Int>(0)
+    let workers: Int
+    /// Output asked of the encoder per step while a transcode is young, and later.
+    let earlyStepBytes = 4096
+    let lateStepBytes = 64 * 1024
+    /// Audio seconds after which a transcode counts as past its start.
+    let earlySeconds = 5.0
+
+    init(workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.workers = max(1, workers)
+        for i in 0..<self.workers {
+            let thread = Thread { [self] in self.loop() }
+            thread.name = "oggedge-encoder-\(i)"
+            thread.start()
+        }
+    }
+
+    /// Encodes in flight (being stepped) and waiting for a worker.
+    var load: (inFlight: Int, queued: Int) {
+        (running.load(ordering: .relaxed), runnable.withLock { $0.count })
+    }
+
+    func submit(_ job: Job) {
+        runnable.withLock { $0.append(job) }
+        ready.signal()
+    }
+
+    private func loop() {
+        while true {
+            ready.wait()
+            let job = runnable.withLock { jobs -> Job? in
+                guard let i = jobs.indices.min(by: { jobs[$0].audioSeconds < jobs[$1].audioSeconds }) else { return nil }
+                return jobs.remove(at: i)
+            }
+            guard let job else { continue }
+            running.add(1, ordering: .relaxed)
+            let more = step(job)
+            running.subtract(1, ordering: .relaxed)
+            if more { submit(job) }
+        }
+    }
+
+    /// Runs one step; returns whether the job has more to do.
+    private func step(_ job: Job) -> Bool {
+        do {
+            if job.transcoder == nil { job.transcoder = try job.make() }
+            guard let transcoder = job.transcoder else { return false }
+            let bytes = try transcoder.next(minBytes: job.audioSeconds < earlySeconds ? earlyStepBytes : lateStepBytes)
+            if !bytes.isEmpty { try job.session.append(bytes, firstAudioPageEnd: transcoder.firstAudioPageEnd) }
+            job.audioSeconds = Double(transcoder.samplesEncoded) / Double(max(1, transcoder.probe.sampleRate))
+            if transcoder.isFinished {
+                job.transcoder = nil
+                job.session.finish()
+                return false
+            }
+            return true
+        } catch let error as TranscodeError {
+            job.transcoder = nil
+            job.session.fail(error.reason)
+            return false
+        } catch {
+            job.transcoder = nil
+            job.session.fail("unreadable_source")
+            return false
+        }
+    }
+}
