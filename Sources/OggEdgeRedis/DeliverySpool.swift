@@ -99,15 +99,8 @@ enum SpoolFiles {
 
     /// Opens a spool directory (creating it), cuts a torn tail off the last segment and works out
     /// where sending resumes and which id comes next.
+    /// Call with the directory lock held (see `SpoolDirectoryLock`).
     static func recover(_ directory: String) throws -> SpoolRecovery {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw RedisConfigError("cannot create spool directory \(directory): \(error)")
-        }
-        guard access(directory, R_OK | W_OK | X_OK) == 0 else {
-            throw RedisConfigError("spool directory \(directory) is not writable")
-        }
         let commit = readCommit(directory)
         var segments = try listSegments(directory)
         var start = commit?.position ?? SpoolPosition(segment: segments.first ?? 1, offset: 0)
@@ -139,6 +132,36 @@ enum SpoolFiles {
         let writerSegment = max(segments.last ?? 0, start.segment) + 1
         return SpoolRecovery(readStart: start, writerSegment: writerSegment, unsentBytes: unsent,
                              lastID: lastID, truncatedBytes: truncated)
+    }
+}
+
+/// An exclusive `flock` on `DIR/lock`, held for the life of a shipper, so that two shippers (two
+/// processes, e.g. an old and a new instance overlapping during a restart) never write one spool.
+final class SpoolDirectoryLock: Sendable {
+    private let descriptor: Int32
+
+    /// Creates the directory if needed and takes the lock, or throws if another shipper holds it.
+    init(_ directory: String) throws(RedisConfigError) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw RedisConfigError("cannot create spool directory \(directory): \(error)")
+        }
+        guard access(directory, R_OK | W_OK | X_OK) == 0 else {
+            throw RedisConfigError("spool directory \(directory) is not writable")
+        }
+        let path = directory + "/lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RedisConfigError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw RedisConfigError("spool directory \(directory) is in use by another delivery-log shipper")
+        }
+        descriptor = fd
+    }
+
+    deinit {
+        close(descriptor)
     }
 }
 

@@ -82,9 +82,12 @@ public final class RedisStreamShipper: Service, Sendable {
     let recovery: SpoolRecovery
     let state: ShipperState
     let writer: LockedSpoolWriter
+    let directoryLock: SpoolDirectoryLock
 
     /// Opens (or creates) the spool, cuts a record torn by a crash off its end, and seeds the id
-    /// generator. Throws ``RedisConfigError`` if the directory is unusable or the stream key is empty.
+    /// generator. Throws ``RedisConfigError`` if the directory is unusable, already used by another
+    /// shipper (an exclusive `flock` on `DIR/lock`, held until this object is released), or the
+    /// stream key is empty.
     public init(endpoint: RedisEndpoint, streamKey: String = "oggedge:delivery", spoolDirectory: String,
                 maxSpoolBytes: Int64 = 256 << 20, options: RedisShipperOptions = RedisShipperOptions(),
                 logger: Logger) throws {
@@ -99,6 +102,7 @@ public final class RedisStreamShipper: Service, Sendable {
         logger[metadataKey: "redis"] = "\(endpoint)"
         logger[metadataKey: "stream"] = "\(streamKey)"
         self.logger = logger
+        directoryLock = try SpoolDirectoryLock(spoolDirectory)
         let recovery = try SpoolFiles.recover(spoolDirectory)
         self.recovery = recovery
         if recovery.truncatedBytes > 0 {

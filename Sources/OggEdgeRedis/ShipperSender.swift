@@ -1,5 +1,11 @@
 import Logging
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The sender thread: spool → pipelined XADD → commit, with reconnects and backoff.
 extension RedisStreamShipper {
     /// Redis' refusal of an explicit id that is not above the stream's last id.
@@ -16,6 +22,12 @@ extension RedisStreamShipper {
     }
 
     func senderMain() {
+        // hiredis writes with write(2): a connection Redis closed must give EPIPE, not kill the
+        // process with SIGPIPE. Blocking it for this thread is enough (SIGPIPE goes to the writer).
+        var pipe = sigset_t()
+        sigemptyset(&pipe)
+        sigaddset(&pipe, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipe, nil)
         let reader = SpoolReader(directory: spoolDirectory, start: recovery.readStart, lastID: recovery.lastID)
         var connection: RedisConnection?
         var everConnected = false
@@ -48,7 +60,7 @@ extension RedisStreamShipper {
 
             if ContinuousClock.now < retryAt {
                 let until = min(retryAt, wakeLimit)
-                state.locked { s in if s.phase == .running || stopping { s.wait(until: until) } }
+                state.locked { s in if (s.phase == .running) == !stopping { s.wait(until: until) } }
                 continue
             }
             let batch: SpoolBatch?

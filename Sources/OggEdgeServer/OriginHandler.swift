@@ -49,6 +49,11 @@ struct OriginHandler: Sendable {
         var reader: (any RenditionReader)?
         if case .rendition(let r, _) = prepared.body { reader = r }
         let result = await emitter.emit(prepared, to: writer)
+        if result.aborted {
+            // A body cut short must not look complete: close the connection so the client sees
+            // a truncated response instead of waiting for bytes that will never come.
+            channel.close(promise: nil)
+        }
         var cache = reader?.outcome ?? facts.cache
         if result.aborted && cache != .denied && result.bytesSent == 0 { cache = .error }
         counters.count(cache)

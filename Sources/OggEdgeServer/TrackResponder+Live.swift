@@ -25,6 +25,12 @@ extension TrackResponder {
         let specs = headers[.range].flatMap { RangeResolver.parse(Substring($0), maxRanges: rangePolicy.maxRanges) }
         // Several ranges of a live rendition: answer the first (players send one).
         guard let spec = specs?.first else {
+            // Wait for the first output (the Vorbis headers) before answering, so a source that
+            // cannot be decoded is a clear 502 rather than a 200 cut off after its head.
+            let (_, phase) = await session.wait(forProduced: 1, timeout: liveRangeWait)
+            if case .failed(let reason) = phase {
+                return .error(OriginError(status: 502, reason: reason), isHead: isHead, headers: cors, log: log)
+            }
             log.rangeStart = 0
             var end: Int64?
             if case .finished(let length) = session.phase, length > 0 {

@@ -60,8 +60,8 @@ enum QualityCalibrator {
         }
         var passes: [QualityCalibration.Pass] = []
         func run(_ q: Float) throws(TranscodeError) -> Double {
-            let (bits, frames) = try excerpt.encodedBits(quality: q, channels: channels, sampleRate: rate)
-            let bps = bits * framingOverhead / (Double(max(1, frames)) / Double(rate))
+            let bits = try excerpt.encodedBits(quality: q, channels: channels, sampleRate: rate)
+            let bps = bits * framingOverhead / (Double(excerpt.frames) / Double(rate))
             passes.append(.init(quality: q, kbps: bps / 1000))
             return bps
         }
@@ -71,9 +71,7 @@ enum QualityCalibrator {
         }
         func close(_ bps: Double) -> Bool { abs(bps / target - 1) <= options.acceptableError }
 
-        if let forced = getenv("OGGEDGE_FORCE_Q").flatMap({ Float(String(cString: $0)) }) {
-            return done(forced, try run(forced))
-        }
+        if let fixed = options.fixedQuality { return done(fixed, try run(fixed)) }
         var q = guess
         var b = try run(q)
         var previous: (q: Float, bps: Double)?
@@ -114,7 +112,8 @@ enum QualityCalibrator {
 }
 
 /// Excerpts of the source held in memory for the trial encodes (bounded by
-/// `maxTrialSeconds`), with short fades at the joins so the cuts do not read as transients.
+/// `maxTrialSeconds`), joined with short crossfades so the cuts do not read as transients
+/// (a hard cut or a fade through silence costs bits the real encode does not spend).
 final class TrialExcerpt {
     private(set) var frames = 0
     private var planes: [UnsafeMutablePointer<Float>?] = []
@@ -131,15 +130,14 @@ final class TrialExcerpt {
         }
         guard want > 0 else { return }
         planes = (0..<source.channels).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: want) }
-        let mode = getenv("OGGEDGE_TRIAL_JOIN").map { String(cString: $0) } ?? "xfade"
         // Window starts, lengths and overlaps are multiples of 128 frames (the short-block hop):
         // on material that went through Vorbis before (a rendition, or a master made from one),
         // encoding off that grid costs ~6 % more bits than on it, and the real encode is on it.
         let grid = 128
         let windowLength = want / windows / grid * grid
         guard windowLength > 0 else { return }
-        let fade = min(mode == "fade" ? 256 : 2048, windowLength / 4 / grid * grid)
-        let temp = (0..<source.channels).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: windowLength + want) }
+        let fade = min(2048, windowLength / 4 / grid * grid)
+        let temp = (0..<source.channels).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: windowLength) }
         defer { temp.forEach { $0.deallocate() } }
         for w in 0..<windows {
             if let total, windows > 1 {
@@ -160,13 +158,10 @@ final class TrialExcerpt {
                 if n == 0 { break }
                 got += n
             }
-            let overlap = (mode == "xfade" && w > 0) ? min(fade, got / 2, frames) : 0
+            let overlap = w > 0 ? min(fade, got / 2 / grid * grid, frames / grid * grid) : 0
             for c in 0..<planes.count {
                 guard let p = planes[c] else { continue }
                 let t = temp[c]
-                if mode == "fade", windows > 1, got > 2 * fade {
-                    for i in 0..<fade { let g = Float(i) / Float(fade); t[i] *= g; t[got - 1 - i] *= g }
-                }
                 let base = frames - overlap
                 for i in 0..<overlap {
                     let g = Float(i) / Float(overlap)
@@ -174,22 +169,15 @@ final class TrialExcerpt {
                 }
                 (p + frames).update(from: t + overlap, count: got - overlap)
             }
-            if w > 0 { joins.append(frames - overlap / 2) }
             frames += got - overlap
         }
-        guardFrames = mode == "guard" ? 4096 : 0
     }
 
-    private(set) var joins: [Int] = []
-    private var guardFrames = 0
 
-    /// Bits of Vorbis packets produced by encoding the excerpts at `quality`, and the frames
-    /// they cover.
-    func encodedBits(quality: Float, channels: Int, sampleRate: Int) throws(TranscodeError) -> (bits: Double, frames: Int) {
+    /// Bits of Vorbis packets produced by encoding the excerpts at `quality`.
+    func encodedBits(quality: Float, channels: Int, sampleRate: Int) throws(TranscodeError) -> Double {
         let encoder = try VorbisEncoder(channels: channels, sampleRate: sampleRate, quality: quality)
         var bytes = 0
-        var counted = 0
-        var lastGranule = 0
         var offset = 0
         while !encoder.inputEnded {
             encoder.write(frames: 1024) { buffer in
@@ -200,15 +188,9 @@ final class TrialExcerpt {
                 offset += n
                 return n
             }
-            encoder.drainPackets { packet in
-                let granule = Int(packet.pointee.granulepos)
-                defer { lastGranule = max(lastGranule, granule) }
-                if guardFrames > 0, joins.contains(where: { abs($0 - granule) < guardFrames }) { return }
-                bytes += packet.pointee.bytes
-                counted += max(0, granule - lastGranule)
-            }
+            encoder.drainPackets { packet in bytes += packet.pointee.bytes }
         }
-        return (Double(bytes * 8), counted)
+        return Double(bytes * 8)
     }
 
     func release() {

@@ -109,7 +109,7 @@ public struct TranscodeOptions: Sendable, Equatable {
     /// Upper bound of the audio per calibration pass; bounds the delay before the first header.
     public var maxTrialSeconds: Double = 3.0
     /// Number of excerpts, spread evenly over the track, that make up a calibration pass.
-    public var trialWindows: Int = 4
+    public var trialWindows: Int = 5
     /// Maximum number of calibration passes (0 = no trial: quality from the libvorbis
     /// bitrate-to-quality table alone, the mode of `oggenc -b K`).
     public var maxTrialPasses: Int = 2
@@ -119,6 +119,9 @@ public struct TranscodeOptions: Sendable, Equatable {
     public var earlyPageSeconds: Double = 0.25
     /// How long (seconds of audio from the start) pages are forced out early.
     public var earlyPhaseSeconds: Double = 1.0
+    /// Encode at this libvorbis quality (-0.1...1.0) instead of calibrating (one trial pass
+    /// still measures it unless `maxTrialPasses` is 0). For measurements.
+    public var fixedQuality: Float?
     /// Frames read from the source and handed to the encoder per step.
     public var framesPerStep: Int = 1024
     /// Add an `ENCODER=` comment naming OggEdge when the source has none.

@@ -85,15 +85,21 @@ struct RedisStreamShipperTests {
         let spool = makeTemporaryDirectory("spool")
         let commitFile = spool + "/committed"
 
-        let first = try RedisStreamShipper(endpoint: server.endpoint, spoolDirectory: spool,
-                                           options: fastOptions(), logger: testLogger)
-        let firstTask = start(first)
-        for n in 0..<4 { first.enqueue(record(n)) }
-        #expect(await eventually { first.stats.sent == 4 })
-        let staleCommit = try Data(contentsOf: URL(fileURLWithPath: commitFile))
-        for n in 4..<10 { first.enqueue(record(n)) }
-        #expect(await eventually { first.stats.sent == 10 })
-        try await stop(firstTask)
+        let staleCommit: Data
+        do { // the first shipper is released at the end of this block, which frees the spool's lock
+            let first = try RedisStreamShipper(endpoint: server.endpoint, spoolDirectory: spool,
+                                               options: fastOptions(), logger: testLogger)
+            #expect(throws: RedisConfigError.self, "a second shipper on the same spool is refused") {
+                try RedisStreamShipper(endpoint: server.endpoint, spoolDirectory: spool, logger: testLogger)
+            }
+            let firstTask = start(first)
+            for n in 0..<4 { first.enqueue(record(n)) }
+            #expect(await eventually { first.stats.sent == 4 })
+            staleCommit = try Data(contentsOf: URL(fileURLWithPath: commitFile))
+            for n in 4..<10 { first.enqueue(record(n)) }
+            #expect(await eventually { first.stats.sent == 10 })
+            try await stop(firstTask)
+        }
         #expect(try server.connection().xlen(key) == 10)
 
         // As if the process died after XADD of records 4..<10 but before their commit.
@@ -143,13 +149,16 @@ struct RedisStreamShipperTests {
         let port = RedisTestServer.freePort()
         let spool = makeTemporaryDirectory("spool")
         let endpoint = try RedisEndpoint(url: "redis://127.0.0.1:\(port)")
-        let first = try RedisStreamShipper(endpoint: endpoint, spoolDirectory: spool, options: fastOptions(),
-                                           logger: testLogger)
-        let firstTask = start(first)
-        for n in 0..<20 { first.enqueue(record(n)) }
-        try await stop(firstTask) // Redis is down: the final drain gives up, records stay spooled
-        #expect(first.stats.sent == 0)
-        #expect(segmentBytes(spool) == first.stats.spooledBytes)
+        do {
+            let first = try RedisStreamShipper(endpoint: endpoint, spoolDirectory: spool, options: fastOptions(),
+                                               logger: testLogger)
+            let firstTask = start(first)
+            for n in 0..<20 { first.enqueue(record(n)) }
+            try await stop(firstTask) // Redis is down: the final drain gives up, records stay spooled
+            #expect(first.stats.sent == 0)
+            #expect(first.stats.spooledBytes > 0)
+            #expect(segmentBytes(spool) == first.stats.spooledBytes)
+        }
 
         // A crash in the middle of an append: a header promising 100 bytes, followed by 10.
         let segments = try FileManager.default.contentsOfDirectory(atPath: spool).filter { $0.hasSuffix(".seg") }.sorted()

@@ -16,6 +16,12 @@ enum TestMedia {
         let tiny = dir + "/masters/tiny.wav"
         run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "1", "-b", "16", tiny, "synth", "0.5", "sine", "440"])
         run("/usr/bin/oggenc", ["-Q", "-s", "99", "-b", "96", "-o", dir + "/tracks/tiny_96kbps.ogg", tiny])
+        // Transcode sources: a WAV master only (48 kHz), a 320 kbps rendition only, and corrupt ones.
+        run("/usr/bin/sox", ["-n", "-r", "48000", "-c", "2", "-b", "16", dir + "/masters/solo.wav", "synth", "6", "pluck", "G3", "pluck", "D4", "pinknoise", "vol", "0.4"])
+        run("/usr/bin/oggenc", ["-Q", "-s", "77", "-b", "320", "-t", "Only High", "-a", "OggEdge Tests", "-o", dir + "/tracks/onlyhi_320kbps.ogg", wav])
+        let garbage = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        _ = FileManager.default.createFile(atPath: dir + "/masters/broken.wav", contents: Data(Array("RIFF".utf8) + garbage))
+        _ = FileManager.default.createFile(atPath: dir + "/tracks/brokenr_320kbps.ogg", contents: Data(Array("OggS".utf8) + garbage))
         return dir
     }()
 
