@@ -49,6 +49,22 @@ let package = Package(
             dependencies: ["CVorbis", "OggEdgeCore"],
             swiftSettings: swiftSettings
         ),
+        // Ships delivery records to a Redis stream exactly once, through a local spool.
+        .target(
+            name: "OggEdgeRedis",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Test support shared by test targets: a real redis-server on a free loopback port.
+        .target(
+            name: "OggEdgeTesting",
+            dependencies: ["OggEdgeRedis", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP origin: byte path, sources, delivery log, metrics, admin.
         .target(
             name: "OggEdgeServer",
@@ -56,6 +72,7 @@ let package = Package(
                 "OggEdgeCore",
                 "OggEdgeCache",
                 "OggEdgeTranscoder",
+                "OggEdgeRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -96,6 +113,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "OggEdgeRedisTests",
+            dependencies: [
+                "OggEdgeRedis",
+                "OggEdgeTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "OggEdgeCoreTests",
             dependencies: ["OggEdgeCore"],
             swiftSettings: swiftSettings
@@ -105,6 +132,8 @@ let package = Package(
             dependencies: [
                 "OggEdgeCore",
                 "OggEdgeCache",
+                "OggEdgeRedis",
+                "OggEdgeTesting",
                 "OggEdgeServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -122,6 +122,19 @@ public struct DeliveryRecord: Sendable, Equatable {
         out = w.out
     }
 
+    /// The record as ordered field/value strings (a Redis stream entry); `null` becomes "".
+    public var fields: [(String, String)] {
+        func text(_ v: Int64?) -> String { v.map { String($0) } ?? "" }
+        return [
+            ("ts", RFC3339.formatMillis(timestampMs)), ("req_id", requestId), ("client_ip", clientIP), ("method", method),
+            ("path", path), ("track", track ?? ""), ("kbps", kbps.map { String($0) } ?? ""), ("uid", uid ?? ""),
+            ("status", String(status)), ("range", range ?? ""), ("range_start", text(rangeStart)), ("range_end", text(rangeEnd)),
+            ("content_length", text(contentLength)), ("bytes_sent", String(bytesSent)), ("ttfb_us", text(ttfbMicros)),
+            ("playback_start_us", text(playbackStartMicros)), ("duration_us", String(durationMicros)),
+            ("cache", cache.rawValue), ("auth", auth), ("aborted", aborted ? "true" : "false"),
+        ]
+    }
+
     /// The record as a JSON line (convenience for tests and tools).
     public var jsonLine: String {
         var bytes: [UInt8] = []

@@ -9,7 +9,8 @@ public enum ConfigurationLoader {
     /// The settings and how each maps onto ``OriginConfiguration``.
     public static let settingNames: [String] = [
         "host", "port", "media", "cache-dir", "cache-max-bytes", "delivery-log", "upstream",
-        "signing-keys", "admin-token", "clock-skew-seconds", "max-connections",
+        "signing-keys", "admin-token", "clock-skew-seconds", "max-connections", "redis-url", "redis-stream",
+        "delivery-log-rotate-bytes",
     ]
 
     /// The environment variable for a setting: `cache-dir` → `OGGEDGE_CACHE_DIR`.
@@ -52,6 +53,11 @@ public enum ConfigurationLoader {
             for url in config.upstreams where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
                 throw ConfigurationError("upstream \(url) must be an http:// or https:// URL")
             }
+        }
+        if let v = value("redis-url") { config.redisURL = v.isEmpty ? nil : v }
+        if let v = value("redis-stream") { config.redisStream = try nonEmpty(v, "redis-stream") }
+        if let v = value("delivery-log-rotate-bytes") {
+            config.deliveryLogRotateBytes = Int64(try integer(v, "delivery-log-rotate-bytes", in: 0...Int.max))
         }
         if let v = value("admin-token") { config.adminToken = v.isEmpty ? nil : v }
         if let v = value("clock-skew-seconds") { config.clockSkewLeewaySeconds = Int64(try integer(v, "clock-skew-seconds", in: 0...86_400)) }

@@ -26,6 +26,10 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        // A bounded send buffer keeps `bytes_sent` close to what the client really received
+        // (a client that hangs up early is noticed within 256 KiB) and bounds kernel memory per
+        // connection.
+        _ = context.channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: 256 * 1024)
         if context.channel.isActive { armHead(context: context, after: headTimeout) }
     }
 

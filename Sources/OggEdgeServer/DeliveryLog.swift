@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import OggEdgeCore
+import OggEdgeRedis
 import ServiceLifecycle
 import Synchronization
 
@@ -11,7 +12,8 @@ import Synchronization
 /// Responses only append formatted bytes to an in-memory batch under a lock (never blocking on
 /// I/O); a background service writes the batch every `flushInterval` in one `write(2)`. If the
 /// batch grows past `maxPendingBytes` (disk stalled), new records are dropped and counted rather
-/// than blocking a response. `SIGHUP` (see ``reopen()``) reopens the file for log rotation.
+/// than blocking a response. `SIGHUP` (see ``reopen()``) reopens the file for external log
+/// rotation; with `rotateBytes` the writer itself renames a full file to `PATH.1`.
 public final class DeliveryLog: Service, Sendable {
     private struct State {
         var pending: [UInt8] = []
@@ -24,13 +26,22 @@ public final class DeliveryLog: Service, Sendable {
     private let fd = Mutex<Int32>(-1)
     /// The log file path; `nil` disables the log.
     public let path: String?
+    /// Also ships every record to a Redis stream, when configured.
+    let shipper: RedisStreamShipper?
+    /// Rotate (rename to `PATH.1`) when the file grows past this many bytes; 0 = never.
+    let rotateBytes: Int64
     let maxPendingBytes: Int
     let flushInterval: Duration
     let logger: Logger
 
     /// Creates a delivery log writing to `path` (created with its directory if missing).
-    public init(path: String?, maxPendingBytes: Int = 8 << 20, flushInterval: Duration = .milliseconds(50), logger: Logger) throws {
+    public init(
+        path: String?, shipper: RedisStreamShipper? = nil, rotateBytes: Int64 = 0, maxPendingBytes: Int = 8 << 20,
+        flushInterval: Duration = .milliseconds(50), logger: Logger
+    ) throws {
         self.path = path
+        self.shipper = shipper
+        self.rotateBytes = rotateBytes
         self.maxPendingBytes = maxPendingBytes
         self.flushInterval = flushInterval
         self.logger = logger
@@ -39,10 +50,22 @@ public final class DeliveryLog: Service, Sendable {
 
     /// Appends a record (formats it on the caller's thread, no I/O).
     public func submit(_ record: DeliveryRecord) {
+        shipper?.enqueue(record.fields)
         guard path != nil else { return }
         var line: [UInt8] = []
         line.reserveCapacity(512)
         record.appendJSONLine(to: &line)
+        append(line)
+    }
+
+    /// Appends an already formatted JSON line (ending in `\n`) and ships `fields`.
+    public func submit(line: [UInt8], fields: [(String, String)]) {
+        shipper?.enqueue(fields)
+        guard path != nil else { return }
+        append(line)
+    }
+
+    private func append(_ line: [UInt8]) {
         state.withLock { s in
             if s.pending.count + line.count > maxPendingBytes {
                 s.dropped += 1
@@ -92,6 +115,14 @@ public final class DeliveryLog: Service, Sendable {
                 fd = (try? Self.openFile(path)) ?? -1
             }
             guard fd >= 0, !batch.isEmpty else { return }
+            if rotateBytes > 0 {
+                var st = stat()
+                if fstat(fd, &st) == 0, Int64(st.st_size) + Int64(batch.count) > rotateBytes, rename(path, path + ".1") == 0 {
+                    Glibc.close(fd)
+                    fd = (try? Self.openFile(path)) ?? -1
+                    guard fd >= 0 else { return }
+                }
+            }
             batch.withUnsafeBytes { raw in
                 var done = 0
                 while done < raw.count {

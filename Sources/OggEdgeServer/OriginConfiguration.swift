@@ -21,6 +21,12 @@ public struct OriginConfiguration: Sendable {
     public var cacheMaxBytes: Int64 = 1 << 30
     /// Delivery log file (`nil` disables it).
     public var deliveryLogPath: String? = "logs/delivery.jsonl"
+    /// Rotate the delivery log at this size (rename to `.1`); 0 = only on SIGHUP.
+    public var deliveryLogRotateBytes: Int64 = 0
+    /// `redis://HOST:PORT[/DB]`: also append every record to a Redis stream.
+    public var redisURL: String?
+    /// The stream key.
+    public var redisStream = "oggedge:delivery"
     /// Parent tiers (streaming proxy).
     public var upstreams: [String] = []
     /// Verification keys.

@@ -22,6 +22,9 @@ public final class Readiness: Sendable {
 struct OriginHandler: Sendable {
     let tracks: TrackResponder
     let admin: AdminResponder
+    let events: PlaybackEvents
+    /// Refreshes sampled gauges before `/metrics` renders.
+    let sampleGauges: @Sendable () -> Void
     let emitter: ResponseEmitter
     let log: DeliveryLog
     let metrics: OriginMetrics
@@ -95,6 +98,9 @@ struct OriginHandler: Sendable {
                 clientIP: clientIP[...], now: now, sequence: sequence
             )
         }
+        if path == "/events/playback" {
+            return await events.respond(request, clientIP: clientIP, now: now)
+        }
         if path == "/admin" || path.hasPrefix("/admin/") {
             return await admin.respond(request, path: path)
         }
@@ -110,6 +116,7 @@ struct OriginHandler: Sendable {
                     : .text(.ok, "ready\n", contentType: "text/plain; charset=utf-8", isHead: isHead)
             }
             metrics.sample(deliveryLogDropped: log.droppedRecords)
+            sampleGauges()
             var text: [UInt8] = []
             metrics.registry.emit(into: &text)
             var headers: HTTPFields = [:]

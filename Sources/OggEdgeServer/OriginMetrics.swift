@@ -27,6 +27,8 @@ public final class OriginMetrics: Sendable {
     private let refusals: [String: Prometheus.Counter]
     private let byStatus = Mutex<[Int: Prometheus.Counter]>([:])
     private let logDropped: Prometheus.Gauge
+    private let playerStart: DurationHistogram
+    private let gauges: [String: Prometheus.Gauge]
 
     private init() {
         let registry = PrometheusCollectorRegistry()
@@ -65,6 +67,30 @@ public final class OriginMetrics: Sendable {
         self.logDropped = registry.makeGauge(
             descriptor: .init(metricName: "oggedge_delivery_log_dropped", unitName: "", helpText: "Delivery records dropped by the writer")
         )
+        self.playerStart = registry.makeDurationHistogram(
+            descriptor: .init(
+                metricName: "oggedge_player_tap_to_playing_seconds", unitName: "",
+                helpText: "Tap-to-playing time reported by players (POST /events/playback)"
+            ),
+            labels: [], buckets: Self.latencyBuckets
+        )
+        var gauges: [String: Prometheus.Gauge] = [:]
+        for (name, help) in [
+            ("oggedge_cache_bytes", "Live bytes in the chunk cache"),
+            ("oggedge_cache_file_bytes", "Size of the chunk cache file on disk"),
+            ("oggedge_cache_chunks", "Chunks in the cache"),
+            ("oggedge_cache_renditions", "Renditions with cache metadata"),
+            ("oggedge_cache_evictions", "Chunks evicted since start"),
+            ("oggedge_cache_checksum_failures", "Chunks dropped for a bad checksum since start"),
+            ("oggedge_transcodes_in_flight", "Encodes being stepped by an encoder thread"),
+            ("oggedge_transcodes_queued", "Encodes waiting for an encoder thread"),
+            ("oggedge_redis_spooled_bytes", "Delivery records spooled locally, not yet in Redis"),
+            ("oggedge_redis_sent", "Delivery records sent to Redis since start"),
+            ("oggedge_redis_dropped", "Delivery records dropped because the spool was full"),
+        ] {
+            gauges[name] = registry.makeGauge(descriptor: .init(metricName: name, unitName: "", helpText: help))
+        }
+        self.gauges = gauges
         MetricsBootstrap.once(registry: registry)
     }
 
@@ -87,9 +113,19 @@ public final class OriginMetrics: Sendable {
         if record.cache == .denied { refusals[record.auth]?.increment() }
     }
 
+    /// Records a player's reported tap-to-playing time.
+    func recordPlayerStart(milliseconds: Double) {
+        playerStart.record(.microseconds(Int64(milliseconds * 1000)))
+    }
+
     /// Updates gauges that are sampled rather than counted.
     func sample(deliveryLogDropped: UInt64) {
         logDropped.set(to: Double(deliveryLogDropped))
+    }
+
+    /// Sets a named gauge (names listed in `init`).
+    func set(_ name: String, _ value: Int64) {
+        gauges[name]?.set(to: Double(value))
     }
 }
 

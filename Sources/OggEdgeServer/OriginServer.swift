@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import OggEdgeCache
 import OggEdgeCore
+import OggEdgeRedis
 import ServiceLifecycle
 
 /// The OggEdge origin as a service: HTTP/1.1 server, delivery log and shutdown handling.
@@ -19,6 +20,11 @@ public struct OriginServer: Sendable {
     public let logger: Logger
     /// The delivery log service.
     public let deliveryLog: DeliveryLog
+    /// Ships delivery records to Redis, when `OGGEDGE_REDIS_URL` is set.
+    public let shipper: RedisStreamShipper?
+    /// Player beacons (`POST /events/playback`), written beside the delivery log.
+    public let playbackLog: DeliveryLog
+    let playbackShipper: RedisStreamShipper?
     /// Readiness state (`/readyz`).
     public let readiness = Readiness()
     /// The LMDB chunk cache; `nil` when disabled (`--cache-max-bytes 0`, for benchmarks).
@@ -32,7 +38,21 @@ public struct OriginServer: Sendable {
     public init(configuration: OriginConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        let log = try DeliveryLog(path: configuration.deliveryLogPath, logger: logger)
+        var shipper: RedisStreamShipper?
+        if let url = configuration.redisURL {
+            do {
+                shipper = try RedisStreamShipper(
+                    endpoint: try RedisEndpoint(url: url), streamKey: configuration.redisStream,
+                    spoolDirectory: configuration.cacheDirectory + "/redis-spool", logger: logger
+                )
+            } catch {
+                throw ConfigurationError("redis: \(error)")
+            }
+        }
+        self.shipper = shipper
+        let log = try DeliveryLog(
+            path: configuration.deliveryLogPath, shipper: shipper, rotateBytes: configuration.deliveryLogRotateBytes, logger: logger
+        )
         self.deliveryLog = log
         let store: ChunkStore?
         do {
@@ -53,12 +73,31 @@ public struct OriginServer: Sendable {
         let prewarmer = Prewarmer(catalog: catalog)
         self.prewarmer = prewarmer
         let jobs = PrewarmJobs(prewarmer: prewarmer)
+        // Player beacons: their own log beside the delivery log, their own stream.
+        var playbackShipper: RedisStreamShipper?
+        var lazyRedis: LazyRedis?
+        if let url = configuration.redisURL {
+            do {
+                let endpoint = try RedisEndpoint(url: url)
+                lazyRedis = LazyRedis(endpoint: endpoint)
+                playbackShipper = try RedisStreamShipper(
+                    endpoint: endpoint, streamKey: configuration.redisStream + ":playback",
+                    spoolDirectory: configuration.cacheDirectory + "/redis-spool-playback", logger: logger
+                )
+            } catch {
+                throw ConfigurationError("redis: \(error)")
+            }
+        }
+        let playbackLog = try DeliveryLog(path: Self.playbackLogPath(configuration.deliveryLogPath), shipper: playbackShipper, logger: logger)
+        self.playbackLog = playbackLog
+        self.playbackShipper = playbackShipper
+        let verifier = URLVerifier(keys: configuration.keys, leewaySeconds: configuration.clockSkewLeewaySeconds)
         let counters = DeliveryCounters()
         let ids = RequestIDGenerator()
         let limits = configuration.limits
         self.handler = OriginHandler(
             tracks: TrackResponder(
-                verifier: URLVerifier(keys: configuration.keys, leewaySeconds: configuration.clockSkewLeewaySeconds),
+                verifier: verifier,
                 catalog: catalog,
                 rangePolicy: RangePolicy(maxRanges: limits.maxRanges),
                 boundaryPrefix: "oggedge-" + ids.prefix + "-",
@@ -70,6 +109,26 @@ public struct OriginServer: Sendable {
                     transcodes: counters[.transcode], deliveryLogDropped: log.droppedRecords
                 )
             },
+            events: PlaybackEvents(verifier: verifier, log: playbackLog, window: EventWindow(), redis: lazyRedis),
+            sampleGauges: { [shipper] in
+                let metrics = OriginMetrics.shared
+                if let stats = store?.stats() {
+                    metrics.set("oggedge_cache_bytes", stats.bytes)
+                    metrics.set("oggedge_cache_file_bytes", stats.fileBytes)
+                    metrics.set("oggedge_cache_chunks", stats.chunks)
+                    metrics.set("oggedge_cache_renditions", stats.renditions)
+                    metrics.set("oggedge_cache_evictions", stats.evictions)
+                    metrics.set("oggedge_cache_checksum_failures", stats.checksumFailures)
+                }
+                let load = TranscodeScheduler.shared.load
+                metrics.set("oggedge_transcodes_in_flight", Int64(load.inFlight))
+                metrics.set("oggedge_transcodes_queued", Int64(load.queued))
+                if let stats = shipper?.stats {
+                    metrics.set("oggedge_redis_spooled_bytes", stats.spooledBytes)
+                    metrics.set("oggedge_redis_sent", Int64(stats.sent))
+                    metrics.set("oggedge_redis_dropped", Int64(stats.droppedWhenFull))
+                }
+            },
             emitter: ResponseEmitter(singleWriteLimit: limits.singleWriteLimit, chunkSize: limits.chunkSize),
             log: log,
             metrics: OriginMetrics.shared,
@@ -79,6 +138,13 @@ public struct OriginServer: Sendable {
             dates: DateHeaderCache(),
             limits: limits
         )
+    }
+
+    /// `logs/delivery.jsonl` → `logs/playback.jsonl`; no delivery log, no playback log.
+    static func playbackLogPath(_ deliveryLog: String?) -> String? {
+        guard let deliveryLog else { return nil }
+        guard let slash = deliveryLog.lastIndex(of: "/") else { return "playback.jsonl" }
+        return String(deliveryLog[...slash]) + "playback.jsonl"
     }
 
     /// The sources, in the order every request asks them.
@@ -148,7 +214,15 @@ public struct OriginServer: Sendable {
             }
         )
         let drain = DrainWatcher(readiness: readiness, server: server, grace: .seconds(limits.shutdownGraceSeconds), logger: logger)
-        return store.map { [deliveryLog, CacheCloser(store: $0), drain] } ?? [deliveryLog, drain]
+        // Started in this order, stopped in reverse: the server first, the log and shipper last.
+        var services: [any Service] = []
+        if let shipper { services.append(shipper) }
+        if let playbackShipper { services.append(playbackShipper) }
+        services.append(deliveryLog)
+        services.append(playbackLog)
+        if let store { services.append(CacheCloser(store: store)) }
+        services.append(drain)
+        return services
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import Logging
 import NIOCore
@@ -62,6 +63,13 @@ struct Serve: AsyncParsableCommand {
         do { server = try OriginServer(configuration: configuration, logger: logger) } catch { fail("\(error)") }
         let host = configuration.host
         let runLogger = logger
+        // SIGHUP reopens the delivery log (after logrotate moved it).
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let deliveryLog = server.deliveryLog
+        hangup.setEventHandler { deliveryLog.reopen() }
+        hangup.resume()
+        defer { hangup.cancel() }
         do {
             try await server.run { port in
                 runLogger.info("listening", metadata: ["address": "\(host):\(port)"])

@@ -1,3 +1,4 @@
+import OggEdgeTesting
 import Testing
 @testable import OggEdgeRedis
 

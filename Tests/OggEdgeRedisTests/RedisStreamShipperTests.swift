@@ -1,3 +1,4 @@
+import OggEdgeTesting
 import Foundation
 import Logging
 import OggEdgeRedis

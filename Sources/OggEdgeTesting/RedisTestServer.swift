@@ -1,6 +1,6 @@
 import Foundation
-import Logging
-import OggEdgeRedis
+public import Logging
+public import OggEdgeRedis
 
 #if canImport(Glibc)
 import Glibc
@@ -8,19 +8,19 @@ import Glibc
 import Darwin
 #endif
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// A real `redis-server` on a free loopback port, with its own data directory.
 /// Used by one test at a time (the suite is serialised); `@unchecked` because `process` is mutable.
-final class RedisTestServer: @unchecked Sendable {
-    let port: Int
-    let directory: String
+public final class RedisTestServer: @unchecked Sendable {
+    public let port: Int
+    public let directory: String
     private var process: Process?
 
     /// Picks a free port by binding port 0 on 127.0.0.1.
-    static func freePort() -> Int {
+    public static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         precondition(fd >= 0)
         defer { close(fd) }
@@ -38,7 +38,7 @@ final class RedisTestServer: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    init(port: Int = RedisTestServer.freePort(), start: Bool = true) throws {
+    public init(port: Int = RedisTestServer.freePort(), start: Bool = true) throws {
         self.port = port
         directory = makeTemporaryDirectory("redis")
         if start { try self.start() }
@@ -49,13 +49,13 @@ final class RedisTestServer: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    var endpoint: RedisEndpoint {
+    public var endpoint: RedisEndpoint {
         get throws { try RedisEndpoint(url: "redis://127.0.0.1:\(port)") }
     }
 
     /// Starts redis-server (loading `dump.rdb` from `directory` if a previous `stop(save: true)` left one)
     /// and waits until it answers PING.
-    func start() throws {
+    public func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
         process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -78,7 +78,7 @@ final class RedisTestServer: @unchecked Sendable {
     /// Stops the server; with `save`, its data is written to `dump.rdb` first and comes back on `start()`.
     /// Uses the SHUTDOWN command: a child spawned by Foundation's Process on Linux inherits a signal
     /// mask that blocks SIGTERM, so `terminate()` would not stop it. SIGKILL is the fallback.
-    func stop(save: Bool = false) {
+    public func stop(save: Bool = false) {
         guard let process, process.isRunning else { return }
         if let connection = try? RedisConnection(endpoint: endpoint) {
             _ = try? connection.command(["SHUTDOWN", save ? "SAVE" : "NOSAVE"])
@@ -90,28 +90,28 @@ final class RedisTestServer: @unchecked Sendable {
         self.process = nil
     }
 
-    func connection(database: Int = 0) throws -> RedisConnection {
+    public func connection(database: Int = 0) throws -> RedisConnection {
         try RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: port, database: database))
     }
 }
 
 /// One stream entry as read back with XRANGE.
-struct StreamEntry: Equatable {
-    let id: String
-    let fields: [String]
+public struct StreamEntry: Equatable {
+    public let id: String
+    public let fields: [String]
 
-    func value(_ name: String) -> String? {
+    public func value(_ name: String) -> String? {
         stride(from: 0, to: fields.count - 1, by: 2).first { fields[$0] == name }.map { fields[$0 + 1] }
     }
 }
 
 extension RedisConnection {
-    func xlen(_ key: String) throws -> Int64 {
+    public func xlen(_ key: String) throws -> Int64 {
         guard case .integer(let count) = try command(["XLEN", key]) else { throw TestFailure(description: "XLEN reply") }
         return count
     }
 
-    func xrange(_ key: String) throws -> [StreamEntry] {
+    public func xrange(_ key: String) throws -> [StreamEntry] {
         guard case .array(let entries) = try command(["XRANGE", key, "-", "+"]) else {
             throw TestFailure(description: "XRANGE reply")
         }
@@ -126,14 +126,14 @@ extension RedisConnection {
     }
 }
 
-func makeTemporaryDirectory(_ prefix: String) -> String {
+public func makeTemporaryDirectory(_ prefix: String) -> String {
     let path = NSTemporaryDirectory() + "oggedge-\(prefix)-\(UUID().uuidString)"
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns its last value.
-func eventually(timeout: Duration = .seconds(20), _ condition: () throws -> Bool) async -> Bool {
+public func eventually(timeout: Duration = .seconds(20), _ condition: () throws -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if (try? condition()) == true { return true }
@@ -143,7 +143,7 @@ func eventually(timeout: Duration = .seconds(20), _ condition: () throws -> Bool
 }
 
 /// Total bytes of spool segment files in `directory`.
-func segmentBytes(_ directory: String) -> Int64 {
+public func segmentBytes(_ directory: String) -> Int64 {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
     return names.filter { $0.hasSuffix(".seg") }.reduce(0) { total, name in
         let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? NSNumber)??.int64Value
@@ -151,14 +151,14 @@ func segmentBytes(_ directory: String) -> Int64 {
     }
 }
 
-let testLogger: Logger = {
+public let testLogger: Logger = {
     var logger = Logger(label: "oggedge.redis.test")
     logger.logLevel = .error
     return logger
 }()
 
 /// Options that make outage tests fast.
-func fastOptions() -> RedisShipperOptions {
+public func fastOptions() -> RedisShipperOptions {
     var options = RedisShipperOptions()
     options.maxBackoff = .milliseconds(200)
     options.shutdownDrainTimeout = .milliseconds(500)
@@ -167,7 +167,7 @@ func fastOptions() -> RedisShipperOptions {
 }
 
 /// A record whose field `n` identifies it.
-func record(_ n: Int) -> [(String, String)] {
+public func record(_ n: Int) -> [(String, String)] {
     [("ts", "2025-01-01T00:00:00.000Z"), ("n", String(n)), ("path", "/tracks/a b_160kbps.ogg?exp=1&sig=é"),
      ("uid", ""), ("bytes_sent", String(n * 1000))]
 }

@@ -1,0 +1,121 @@
+import Foundation
+import NIOHTTP1
+import OggEdgeRedis
+import OggEdgeServer
+import OggEdgeTesting
+import Testing
+
+/// The delivery log end to end: Redis stream exactly once across an outage, aborted downloads,
+/// player beacons, size rotation, metrics.
+@Suite(.serialized) struct DeliveryLogTests {
+    @Test func everyRecordReachesRedisOnceAcrossAnOutage() async throws {
+        let redis = try RedisTestServer()
+        try await TestServer.with(configure: { $0.redisURL = "redis://127.0.0.1:\(redis.port)" }) { server in
+            let target = server.sign("/tracks/tiny_96kbps.ogg")
+            for _ in 0..<10 { _ = try await server.fetch(target, headers: [("Range", "bytes=0-99")]) }
+            let connection = try redis.connection()
+            #expect(await eventually { try connection.xlen("oggedge:delivery") == 10 })
+            redis.stop(save: true)
+            // Served while Redis is down; records are spooled.
+            for _ in 0..<15 {
+                let r = try await server.fetch(target, headers: [("Range", "bytes=0-99")])
+                #expect(r.status == 206)
+            }
+            try redis.start()
+            let again = try redis.connection()
+            #expect(await eventually { try again.xlen("oggedge:delivery") == 25 })
+            let entries = try again.xrange("oggedge:delivery")
+            #expect(Set(entries.map(\.id)).count == 25)
+            #expect(Set(entries.compactMap { $0.value("req_id") }).count == 25)
+            #expect(entries.allSatisfy { $0.value("track") == "tiny" && $0.value("status") == "206" && $0.value("bytes_sent") == "100" })
+        }
+        redis.stop()
+    }
+
+    @Test func aClientThatHangsUpEarlyIsLoggedAsAborted() async throws {
+        try await TestServer.with { server in
+            let name = TestMedia.bigTracks[0]
+            let length = TestMedia.bytes(name).count
+            let target = server.sign("/tracks/" + name)
+            let fd = RawHTTP.connectLoopback(port: server.port)
+            #expect(fd >= 0)
+            // A tiny receive buffer so the server cannot push the whole body into the kernel.
+            var small: Int32 = 4096
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            let request = Array("GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var buffer = [UInt8](repeating: 0, count: 8192)
+            _ = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            // Hang up with a reset.
+            var linger = linger(l_onoff: 1, l_linger: 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+            close(fd)
+            var record: [String: Any]?
+            for _ in 0..<50 where record == nil {
+                record = try await server.deliveryRecords().first { ($0["track"] as? String) == name.replacingOccurrences(of: "_320kbps.ogg", with: "") }
+            }
+            let r = try #require(record)
+            #expect(r["aborted"] as? Bool == true)
+            let sent = try #require(r["bytes_sent"] as? Int)
+            #expect(sent < length)
+            #expect(r["content_length"] as? Int == length)
+        }
+    }
+
+    @Test func playerBeaconsAreVerifiedDeduplicatedAndRecorded() async throws {
+        try await TestServer.with { server in
+            let url = server.sign("/tracks/demo_160kbps.ogg", uid: "p1")
+            func post(_ body: String) async throws -> TestResponse {
+                var request = HTTPClientRequestBuilder.post(server.baseURL + "/events/playback", body: body, headers: [("Content-Type", "application/json")])
+                return try await request.send()
+            }
+            let first = try await post(#"{"event_id":"e-1","url":"\#(url)","tap_to_playing_ms":142.5,"stall_count":0}"#)
+            #expect(first.status == 202)
+            let repeatCall = try await post(#"{"event_id":"e-1","url":"\#(url)","tap_to_playing_ms":142.5}"#)
+            #expect(repeatCall.status == 200)
+            #expect(try await post("not json").status == 400)
+            #expect(try await post(#"{"url":"\#(url)","tap_to_playing_ms":1}"#).bodyText.contains("invalid_event_id"))
+            #expect(try await post(#"{"event_id":"e-2","url":"\#(url)","tap_to_playing_ms":"fast"}"#).status == 400)
+            let tampered = url.replacingOccurrences(of: "uid=p1", with: "uid=p2")
+            let refused = try await post(#"{"event_id":"e-3","url":"\#(tampered)","tap_to_playing_ms":10}"#)
+            #expect(refused.status == 403)
+            #expect(refused.bodyText == #"{"error":"bad_signature"}"#)
+            server.server.playbackLog.flush()
+            let path = (server.logPath as NSString).deletingLastPathComponent + "/playback.jsonl"
+            let lines = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self).split(separator: "\n")
+            #expect(lines.count == 1)
+            let event = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+            #expect(event["event_id"] as? String == "e-1")
+            #expect(event["uid"] as? String == "p1")
+            #expect(event["tap_to_playing_ms"] as? Double == 142.5)
+            let metrics = try await server.fetch("/metrics")
+            #expect(metrics.bodyText.contains("oggedge_player_tap_to_playing_seconds_count 1"))
+        }
+    }
+
+    @Test func metricsCarryTTFBHistogramsByCacheResult() async throws {
+        try await TestServer.with { server in
+            _ = try await server.fetch(server.sign("/tracks/tiny_96kbps.ogg"))
+            _ = try await server.fetch("/tracks/tiny_96kbps.ogg")
+            let text = try await server.fetch("/metrics").bodyText
+            #expect(text.contains(#"oggedge_ttfb_seconds_bucket{cache="MISS",le="0.2"}"#))
+            #expect(text.contains(#"oggedge_refusals_total{reason="missing_signature"}"#))
+            #expect(text.contains("oggedge_cache_bytes"))
+            #expect(text.contains("oggedge_transcodes_in_flight"))
+        }
+    }
+
+    @Test func theLogRotatesBySize() async throws {
+        try await TestServer.with(configure: { $0.deliveryLogRotateBytes = 2000 }) { server in
+            let target = server.sign("/tracks/tiny_96kbps.ogg")
+            for _ in 0..<12 {
+                _ = try await server.fetch(target)
+                server.server.deliveryLog.flush()
+            }
+            let rotated = FileManager.default.contents(atPath: server.logPath + ".1")
+            #expect(rotated != nil)
+            let current = FileManager.default.contents(atPath: server.logPath)?.count ?? .max
+            #expect(current <= 2000)
+        }
+    }
+}
