@@ -37,11 +37,9 @@ import Testing
             let name = TestMedia.bigTracks[0]
             let length = TestMedia.bytes(name).count
             let target = server.sign("/tracks/" + name)
-            let fd = RawHTTP.connectLoopback(port: server.port)
-            #expect(fd >= 0)
             // A tiny receive buffer so the server cannot push the whole body into the kernel.
-            var small: Int32 = 4096
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            let fd = RawHTTP.connectLoopback(port: server.port, receiveBuffer: 4096)
+            #expect(fd >= 0)
             let request = Array("GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
             _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             var buffer = [UInt8](repeating: 0, count: 8192)

@@ -21,9 +21,13 @@ enum RawHTTP {
     }
 
     /// Opens a TCP connection to loopback; -1 on failure.
-    static func connectLoopback(port: Int) -> Int32 {
+    static func connectLoopback(port: Int, receiveBuffer: Int32? = nil) -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return -1 }
+        if var size = receiveBuffer {
+            // Before connect, so the advertised window stays small.
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
