@@ -59,6 +59,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `oggedge report`: summaries of a delivery log.
+        .target(
+            name: "OggEdgeReport",
+            swiftSettings: swiftSettings
+        ),
         // Test support shared by test targets: a real redis-server on a free loopback port.
         .target(
             name: "OggEdgeTesting",
@@ -92,6 +97,7 @@ let package = Package(
             dependencies: [
                 "OggEdgeCore",
                 "OggEdgeServer",
+                "OggEdgeReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,6 +126,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OggEdgeReportTests",
+            dependencies: ["OggEdgeReport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -55,6 +55,9 @@ public final class ChunkStore: Sendable {
     public let maxBytes: Int
     let recency: Mutex<RecencyIndex>
     let writer: ChunkWriter
+    /// Metadata queued for the writer but not yet committed: readers see it at once, so two
+    /// requests never create two generations of one rendition.
+    let pendingMeta = Mutex<[String: RenditionMeta]>([:])
     let counters = Mutex(CacheStats())
 
     /// Opens or creates the cache in `directory`.
@@ -86,9 +89,31 @@ public final class ChunkStore: Sendable {
         writer.stopAndWait()
     }
 
-    /// The metadata record of `rendition`, if stored.
+    /// The metadata record of `rendition`, if stored or queued.
     public func meta(_ rendition: String) -> RenditionMeta? {
+        if let pending = pendingMeta.withLock({ $0[rendition] }) { return pending }
+        return storedMeta(rendition)
+    }
+
+    private func storedMeta(_ rendition: String) -> RenditionMeta? {
         try? env.read { txn in try txn.get(env.meta, key: Array(rendition.utf8)) { RenditionMeta.decode($0) } } ?? nil
+    }
+
+    /// The metadata of `rendition` for the source version `source`: the stored one if it matches,
+    /// else a new record from `make` (given a fresh generation), queued atomically so concurrent
+    /// callers agree on one generation.
+    /// - Returns: the record and whether it was created by this call.
+    public func resolveMeta(
+        _ rendition: String, source: SourceIdentity, make: (UInt32) -> RenditionMeta
+    ) -> (meta: RenditionMeta, created: Bool) {
+        pendingMeta.withLock { pending in
+            if let queued = pending[rendition], queued.source == source { return (queued, false) }
+            if pending[rendition] == nil, let stored = storedMeta(rendition), stored.source == source { return (stored, false) }
+            let meta = make(nextGeneration())
+            pending[rendition] = meta
+            writer.enqueue(.putMeta(rendition, meta))
+            return (meta, true)
+        }
     }
 
     /// Lends chunk `id`'s verified bytes to `body` inside a read transaction.
@@ -117,7 +142,10 @@ public final class ChunkStore: Sendable {
 
     /// Queues `meta` for `rendition` (committed before any chunk queued after it).
     public func putMeta(_ meta: RenditionMeta, for rendition: String) {
-        writer.enqueue(.putMeta(rendition, meta))
+        pendingMeta.withLock { pending in
+            pending[rendition] = meta
+            writer.enqueue(.putMeta(rendition, meta))
+        }
     }
 
     /// Queues a chunk; `committed` runs on the writer thread once it is stored or dropped.
@@ -137,7 +165,10 @@ public final class ChunkStore: Sendable {
     /// - Returns: the number of metadata records removed.
     public func purge(renditions: [String]) async -> Int {
         await withCheckedContinuation { continuation in
-            writer.enqueue(.purge(renditions, { continuation.resume(returning: $0) }))
+            pendingMeta.withLock { pending in
+                for rendition in renditions { pending[rendition] = nil }
+                writer.enqueue(.purge(renditions, { continuation.resume(returning: $0) }))
+            }
         }
     }
 

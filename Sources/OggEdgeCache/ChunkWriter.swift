@@ -165,6 +165,14 @@ final class ChunkWriter: @unchecked Sendable {
                 }
             }
         }
+        // Committed metadata no longer needs its pending entry (unless a newer one replaced it).
+        for op in batch {
+            if case .putMeta(let rendition, let meta) = op {
+                store?.pendingMeta.withLock { pending in
+                    if pending[rendition]?.generation == meta.generation { pending[rendition] = nil }
+                }
+            }
+        }
         for (set, reply, removed) in purged {
             store?.recency.withLock { index in
                 for id in index.ticks.keys where set.contains(id.rendition) { index.remove(id) }

@@ -59,20 +59,23 @@ public enum ReportBuilder {
                 throw ReportError.readFailed(path: logPath, reason: error.localizedDescription)
             }
             if chunk.isEmpty { break }
-            var start = chunk.startIndex
-            while let newline = chunk[start...].firstIndex(of: 0x0A) {
-                if discarding {
-                    discarding = false
-                } else if pending.isEmpty {
-                    accumulator.add(line: chunk[start..<newline])
-                } else {
-                    pending.append(chunk[start..<newline])
-                    accumulator.add(line: pending)
-                    pending.removeAll(keepingCapacity: true)
+            chunk.withUnsafeBytes { raw in
+                var start = 0
+                while let newline = raw[start...].firstIndex(of: 0x0A) {
+                    let line = UnsafeRawBufferPointer(rebasing: raw[start..<newline])
+                    if discarding {
+                        discarding = false
+                    } else if pending.isEmpty {
+                        accumulator.add(line: Data(line))
+                    } else {
+                        pending.append(contentsOf: line)
+                        accumulator.add(line: pending)
+                        pending.removeAll(keepingCapacity: true)
+                    }
+                    start = newline + 1
                 }
-                start = newline + 1
+                if !discarding { pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[start...])) }
             }
-            if !discarding { pending.append(chunk[start...]) }
             if pending.count > maxLineBytes {
                 accumulator.skipOverlongLine()
                 pending = Data()

@@ -20,7 +20,7 @@ public enum ReportRenderer {
         summary.append(["Requests", "\(r.requests)"])
         summary.append(["Bytes sent", "\(r.bytesSent) (\(humanBytes(r.bytesSent)))"])
         summary.append(["Hit ratio", "\(percent(r.hitRatio))  (\(r.hitResponses) of \(r.audioResponses) responses with audio bytes were HIT or COALESCED)"])
-        summary.append(["Slow starts", "\(percent(r.slowPlaybackShare))  (\(r.slowPlaybackStarts) of \(r.playbackStart.count) playback starts over \(ms(DeliveryReport.slowPlaybackThresholdUs)) ms)"])
+        summary.append(["Slow starts", "\(percent(r.slowPlaybackShare))  (\(r.slowPlaybackStarts) of \(r.playbackStart.count) playback starts over \(DeliveryReport.slowPlaybackThresholdUs / 1000) ms)"])
         summary.append(["Aborted", "\(r.aborted)"])
         out += grid(summary, header: nil, right: [])
 

@@ -32,19 +32,14 @@ struct CachedRenditionSource: RenditionSource {
         let source = SourceIdentity(
             size: file.identity.size, mtimeNanos: file.identity.mtimeNanos, inode: file.identity.inode, device: file.identity.device
         )
-        var fresh = false
-        var meta: RenditionMeta
-        if let stored = store.meta(key), stored.source == source {
-            meta = stored
-        } else {
-            fresh = true
-            meta = RenditionMeta(
-                generation: store.nextGeneration(), chunkSize: store.chunkSize, length: file.info.length,
+        let chunkSize = store.chunkSize
+        let (meta, fresh) = store.resolveMeta(key, source: source) { generation in
+            RenditionMeta(
+                generation: generation, chunkSize: chunkSize, length: file.info.length,
                 etag: file.info.validators.etag.opaque, lastModified: file.info.validators.lastModified,
                 durationMillis: file.info.durationSeconds.map { Int64(($0 * 1000).rounded()) },
                 playbackOffset: file.info.playbackOffset, source: source
             )
-            store.putMeta(meta, for: key)
         }
         var info = file.info
         info.cacheResult = fresh ? .miss : .hit
@@ -91,6 +86,21 @@ final class CachedRenditionReader: RenditionReader, @unchecked Sendable {
     func read(
         _ range: ByteRange, maxChunk: Int, allocator: ByteBufferAllocator, into body: (ByteBuffer) async throws -> Void
     ) async throws {
+        try await forEachChunk(of: range) { index, lo, hi in
+            var buffer = allocator.buffer(capacity: hi - lo + 1)
+            try await appendChunk(index, from: lo, through: hi, to: &buffer)
+            try await body(buffer)
+        }
+    }
+
+    func read(_ range: ByteRange, appendingTo buffer: inout ByteBuffer, allocator: ByteBufferAllocator) async throws {
+        try await forEachChunk(of: range) { index, lo, hi in
+            try await appendChunk(index, from: lo, through: hi, to: &buffer)
+        }
+    }
+
+    /// Calls `body` with each chunk index `range` touches and the offsets inside that chunk.
+    private func forEachChunk(of range: ByteRange, _ body: (Int, Int, Int) async throws -> Void) async throws {
         guard range.length > 0, range.end < meta.length else { return }
         let size = Int64(meta.chunkSize)
         for index in Int(range.start / size)...Int(range.end / size) {
@@ -98,34 +108,42 @@ final class CachedRenditionReader: RenditionReader, @unchecked Sendable {
             let chunkLength = meta.chunkLength(index)
             let lo = Int(max(range.start, chunkStart) - chunkStart)
             let hi = Int(min(range.end, chunkStart + Int64(chunkLength) - 1) - chunkStart)
-            let id = ChunkID(rendition: key, generation: meta.generation, index: UInt32(index))
-            var buffer = allocator.buffer(capacity: hi - lo + 1)
-            var complete = false
-            let lookup = store.withChunk(id) { payload in
-                guard payload.count == chunkLength else { return }
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: payload[lo...hi]))
-                complete = true
-            }
-            if lookup == .found && complete {
-                fromCache += 1
-            } else {
-                let file = self.file
-                let store = self.store
-                let fills = self.fills
-                let (bytes, source) = try await fills.fill(id) {
-                    try file.readExactly(offset: chunkStart, count: chunkLength)
-                } store: { bytes in
-                    store.putChunk(id, bytes: bytes) { fills.finish(id) }
-                }
-                switch source {
-                case .loaded: filled += 1
-                case .joined: joined += 1
-                case .buffered: fromCache += 1
-                }
-                buffer.writeBytes(bytes[lo...hi])
-            }
-            try await body(buffer)
+            try await body(index, lo, hi)
         }
+    }
+
+    /// Appends bytes `lo...hi` of chunk `index`: from LMDB if stored, else from the file
+    /// (joining a fill under way) while the chunk is queued for storage.
+    private func appendChunk(_ index: Int, from lo: Int, through hi: Int, to buffer: inout ByteBuffer) async throws {
+        let chunkLength = meta.chunkLength(index)
+        let id = ChunkID(rendition: key, generation: meta.generation, index: UInt32(index))
+        let mark = buffer.writerIndex
+        var complete = false
+        let lookup = store.withChunk(id) { payload in
+            guard payload.count == chunkLength else { return }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: payload[lo...hi]))
+            complete = true
+        }
+        if lookup == .found && complete {
+            fromCache += 1
+            return
+        }
+        buffer.moveWriterIndex(to: mark)
+        let file = self.file
+        let store = self.store
+        let fills = self.fills
+        let chunkStart = Int64(index) * Int64(meta.chunkSize)
+        let (bytes, source) = try await fills.fill(id) {
+            try file.readExactly(offset: chunkStart, count: chunkLength)
+        } store: { bytes in
+            store.putChunk(id, bytes: bytes) { fills.finish(id) }
+        }
+        switch source {
+        case .loaded: filled += 1
+        case .joined: joined += 1
+        case .buffered: fromCache += 1
+        }
+        buffer.writeBytes(bytes[lo...hi])
     }
 
     func close() {

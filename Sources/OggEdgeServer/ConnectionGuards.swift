@@ -18,6 +18,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     let stallTimeout: TimeAmount
     private var headDeadline: Scheduled<Void>?
     private var stallDeadline: Scheduled<Void>?
+    let meter = DeliveryMeter()
 
     init(headTimeout: TimeAmount, keepAliveTimeout: TimeAmount, stallTimeout: TimeAmount) {
         self.headTimeout = headTimeout
@@ -30,6 +31,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         // (a client that hangs up early is noticed within 256 KiB) and bounds kernel memory per
         // connection.
         _ = context.channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: 256 * 1024)
+        DeliveryMeters.shared.register(meter, for: context.channel)
         if context.channel.isActive { armHead(context: context, after: headTimeout) }
     }
 
@@ -41,12 +43,15 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     func channelInactive(context: ChannelHandlerContext) {
         headDeadline?.cancel()
         stallDeadline?.cancel()
+        meter.connectionClosed()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         headDeadline?.cancel()
         stallDeadline?.cancel()
+        meter.connectionClosed()
+        DeliveryMeters.shared.remove(for: context.channel)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -58,10 +63,26 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
+        switch unwrapOutboundIn(data) {
+        case .head:
+            meter.responseStarted()
+            context.write(data, promise: promise)
+        case .body(let buffer):
+            // Count the bytes once the socket has taken them.
+            let count = buffer.readableBytes
+            let meter = self.meter
+            let counted = promise ?? context.eventLoop.makePromise()
+            counted.futureResult.whenSuccess { meter.accepted(count) }
+            context.write(data, promise: counted)
+        case .end:
             armHead(context: context, after: keepAliveTimeout)
+            let meter = self.meter
+            let ended = promise ?? context.eventLoop.makePromise()
+            ended.futureResult.whenComplete { result in
+                if case .failure = result { meter.responseEnded(aborted: true) } else { meter.responseEnded(aborted: false) }
+            }
+            context.write(data, promise: ended)
         }
-        context.write(data, promise: promise)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

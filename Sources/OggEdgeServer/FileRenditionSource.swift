@@ -188,19 +188,30 @@ final class FileRenditionReader: RenditionReader, @unchecked Sendable {
         while offset <= range.end {
             let want = Int(min(Int64(maxChunk), range.end - offset + 1))
             var buffer = allocator.buffer(capacity: want)
-            let got = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { ptr in
-                var done = 0
-                while done < want {
-                    let n = pread(fd, ptr.baseAddress! + done, want - done, off_t(offset) + off_t(done))
-                    if n < 0 && errno == EINTR { continue }
-                    if n < 0 { throw SourceReadError.io(errno: errno) }
-                    if n == 0 { throw SourceReadError.truncated }
-                    done += n
-                }
-                return done
-            }
-            offset += Int64(got)
+            try preadInto(&buffer, ByteRange(start: offset, end: offset + Int64(want) - 1))
+            offset += Int64(want)
             try await body(buffer)
+        }
+    }
+
+    func read(_ range: ByteRange, appendingTo buffer: inout ByteBuffer, allocator: ByteBufferAllocator) async throws {
+        try preadInto(&buffer, range)
+    }
+
+    /// Reads `range` with `pread` straight into `buffer`'s writable bytes.
+    private func preadInto(_ buffer: inout ByteBuffer, _ range: ByteRange) throws {
+        let want = Int(range.length)
+        let offset = range.start
+        try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { ptr in
+            var done = 0
+            while done < want {
+                let n = pread(fd, ptr.baseAddress! + done, want - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw SourceReadError.io(errno: errno) }
+                if n == 0 { throw SourceReadError.truncated }
+                done += n
+            }
+            return done
         }
     }
 

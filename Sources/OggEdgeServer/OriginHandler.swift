@@ -51,11 +51,22 @@ struct OriginHandler: Sendable {
         let contentLength = prepared.headers[.contentLength].flatMap { Int64($0) }
         var reader: (any RenditionReader)?
         if case .rendition(let r, _) = prepared.body { reader = r }
-        let result = await emitter.emit(prepared, to: writer)
+        let meter = DeliveryMeters.shared.meter(for: channel)
+        let responseNumber = (meter?.heads ?? 0) + 1
+        var result = await emitter.emit(prepared, to: writer)
         if result.aborted {
             // A body cut short must not look complete: close the connection so the client sees
             // a truncated response instead of waiting for bytes that will never come.
             channel.close(promise: nil)
+        }
+        // What the socket really accepted (a write the application made can still fail later).
+        if let meter {
+            if let measured = await meter.awaitResponse(number: responseNumber) {
+                result.bytesSent = measured.bytes
+                result.aborted = result.aborted || measured.aborted
+            } else {
+                result.bytesSent = 0
+            }
         }
         var cache = reader?.outcome ?? facts.cache
         if result.aborted && cache != .denied && result.bytesSent == 0 { cache = .error }

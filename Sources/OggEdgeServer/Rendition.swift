@@ -39,6 +39,8 @@ public protocol RenditionReader: Sendable {
         allocator: ByteBufferAllocator,
         into body: (ByteBuffer) async throws -> Void
     ) async throws
+    /// Appends all of `range` to `buffer` (small bodies sent in one write).
+    func read(_ range: ByteRange, appendingTo buffer: inout ByteBuffer, allocator: ByteBufferAllocator) async throws
     /// Releases what the reader holds. Called exactly once.
     func close()
     /// Where the bytes actually came from, known once reading is over (a partly cached
@@ -49,6 +51,15 @@ public protocol RenditionReader: Sendable {
 extension RenditionReader {
     /// By default, what the metadata said.
     public var outcome: CacheResult { info.cacheResult }
+
+    /// Appends all of `range` to `buffer` through ``read(_:maxChunk:allocator:into:)``.
+    /// Sources override this to read straight into the buffer without intermediate copies.
+    public func read(_ range: ByteRange, appendingTo buffer: inout ByteBuffer, allocator: ByteBufferAllocator) async throws {
+        try await read(range, maxChunk: Int(range.length), allocator: allocator) { chunk in
+            var chunk = chunk
+            buffer.writeBuffer(&chunk)
+        }
+    }
 }
 
 /// A rendition a source opened: complete (known length and validators) or still being made.

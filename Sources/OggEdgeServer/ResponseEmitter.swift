@@ -53,10 +53,7 @@ struct ResponseEmitter: Sendable {
     ) async throws {
         if case .range(let range) = body, range.length <= Int64(singleWriteLimit) {
             var whole = allocator.buffer(capacity: Int(range.length))
-            try await reader.read(range, maxChunk: Int(range.length), allocator: allocator) { chunk in
-                var chunk = chunk
-                whole.writeBuffer(&chunk)
-            }
+            try await reader.read(range, appendingTo: &whole, allocator: allocator)
             try await writer.write(response: head, body: .init(byteBuffer: whole))
             let now = MonotonicClock.nanos()
             result.bytesSent = Int64(whole.readableBytes)

@@ -24,6 +24,7 @@ final class OggVorbisSource: PCMSource {
     let sampleRate: Int
     let totalFrames: Int64?
     let comments: [String]
+    var hasBlockGrid: Bool { true }
     /// Frames returned since the start, or nil after a seek away from it.
     private var decoded: Int64? = 0
 
@@ -98,6 +99,38 @@ final class OggVorbisSource: PCMSource {
         let status = ov_pcm_seek(file, ogg_int64_t(frame))
         guard status == 0 else { throw .corruptOgg("seek failed (\(Self.describe(status)))") }
         decoded = nil
+    }
+
+    func seekInPhase(near frame: Int64, hop: Int, phase: Int) throws(TranscodeError) -> Int64 {
+        try seek(toFrame: frame)
+        guard let file, let info = ov_info(file, -1), Int(vorbis_info_blocksize(info, 1)) / 2 == hop, hop > 0 else {
+            return frame
+        }
+        // One ov_read_float call returns at most one packet's PCM. A packet of exactly `hop`
+        // frames joins two long blocks, so the position after it is a long-block centre.
+        var pcm: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>?
+        var link: Int32 = 0
+        var atCentre = false
+        for _ in 0..<256 {
+            let n = Int(ov_read_float(file, &pcm, 1 << 16, &link))
+            guard n > 0 else { break }
+            if n == hop {
+                atCentre = true
+                break
+            }
+        }
+        guard atCentre else {
+            try seek(toFrame: frame)
+            return frame
+        }
+        // Skip to the first frame s >= centre with s + phase = centre (mod hop).
+        var skip = ((hop - phase % hop) % hop)
+        while skip > 0 {
+            let n = Int(ov_read_float(file, &pcm, Int32(skip), &link))
+            guard n > 0 else { break }
+            skip -= n
+        }
+        return Int64(ov_pcm_tell(file))
     }
 
     func rewind() throws(TranscodeError) {

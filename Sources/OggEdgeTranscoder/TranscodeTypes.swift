@@ -103,11 +103,11 @@ public struct SourceProbe: Sendable, Equatable {
 public struct TranscodeOptions: Sendable, Equatable {
     /// Audio (seconds, summed over all excerpts) encoded per calibration pass, as a fraction of
     /// the track length, clamped to `minTrialSeconds...maxTrialSeconds`.
-    public var trialFraction: Double = 0.04
+    public var trialFraction: Double = 0.025
     /// Lower bound of the audio per calibration pass (the whole track if it is shorter).
-    public var minTrialSeconds: Double = 1.0
+    public var minTrialSeconds: Double = 0.6
     /// Upper bound of the audio per calibration pass; bounds the delay before the first header.
-    public var maxTrialSeconds: Double = 3.0
+    public var maxTrialSeconds: Double = 2.5
     /// Number of excerpts, spread evenly over the track, that make up a calibration pass.
     public var trialWindows: Int = 5
     /// Maximum number of calibration passes (0 = no trial: quality from the libvorbis

@@ -14,6 +14,8 @@ final class VorbisEncoder {
     private let block = UnsafeMutablePointer<vorbis_block>.allocate(capacity: 1)
     private let packet = UnsafeMutablePointer<ogg_packet>.allocate(capacity: 1)
     private var analysisReady = false
+    /// Block sizes and the long-block phase of this encoder.
+    private(set) var grid = BlockGrid(short: 256, long: 2048)
     private(set) var inputEnded = false
 
     /// Sets up VBR at `quality` (-0.1...1.0, libvorbis scale). `nominalBitrate` (bits/s), when
@@ -32,6 +34,7 @@ final class VorbisEncoder {
             deallocateAll()
             throw .encoderSetup("\(channels) channels, \(sampleRate) Hz, quality \(quality): error \(status)")
         }
+        grid = BlockGrid(info)
         if let nominalBitrate { info.pointee.bitrate_nominal = nominalBitrate }
         for entry in comments where !entry.isEmpty { vorbis_comment_add(comment, entry) }
         vorbis_analysis_init(dsp, info)
@@ -96,6 +99,11 @@ final class VorbisEncoder {
         }
     }
 
+    /// Like `drainPackets`, handing over only each packet's granule position and size.
+    func drainPacketSizes(_ body: (_ granule: Int64, _ bytes: Int) -> Void) {
+        drainPackets { packet in body(Int64(packet.pointee.granulepos), packet.pointee.bytes) }
+    }
+
     /// The bitrate libvorbis associates with `quality` for this layout (bits/s), nil if the
     /// layout/quality is not supported.
     static func nominalBitrate(channels: Int, sampleRate: Int, quality: Float) -> Int? {
@@ -105,6 +113,16 @@ final class VorbisEncoder {
         defer { vorbis_info_clear(vi) }
         guard vorbis_encode_init_vbr(vi, channels, sampleRate, quality) == 0 else { return nil }
         return vi.pointee.bitrate_nominal
+    }
+
+    /// The block grid an encoder with these settings uses.
+    static func blockGrid(channels: Int, sampleRate: Int, quality: Float) -> BlockGrid {
+        let vi = UnsafeMutablePointer<vorbis_info>.allocate(capacity: 1)
+        defer { vi.deallocate() }
+        vorbis_info_init(vi)
+        defer { vorbis_info_clear(vi) }
+        guard vorbis_encode_init_vbr(vi, channels, sampleRate, quality) == 0 else { return BlockGrid(short: 256, long: 2048) }
+        return BlockGrid(vi)
     }
 
     /// Lowest and highest quality libvorbis accepts.
@@ -122,5 +140,30 @@ final class VorbisEncoder {
             if nominal(mid) < bitrate { low = mid } else { high = mid }
         }
         return (low + high) / 2
+    }
+}
+
+/// Where a fresh libvorbis encoder puts its block boundaries.
+///
+/// An encoder starts with a short block. When its input starts smoothly (faded in, no
+/// transient), the next block is long: the returned PCM ends at `long/4 + short/4` (the
+/// short-to-long transition) and from there on, while only long blocks follow, every `long/2`
+/// frames. So the long-block centres of such an encoder sit at `phase + k * hop` frames from its
+/// first input sample. (A transient at the start inserts short blocks and shifts this by
+/// multiples of `short/2`, which is why trial excerpts are faded in.)
+struct BlockGrid: Equatable {
+    let short: Int
+    let long: Int
+    var hop: Int { long / 2 }
+    var phase: Int { long / 4 + short / 4 }
+
+    init(short: Int, long: Int) {
+        self.short = short
+        self.long = long
+    }
+
+    init(_ info: UnsafeMutablePointer<vorbis_info>) {
+        let short = Int(vorbis_info_blocksize(info, 0)), long = Int(vorbis_info_blocksize(info, 1))
+        self.init(short: short > 0 ? short : 256, long: long > 0 ? long : 2048)
     }
 }

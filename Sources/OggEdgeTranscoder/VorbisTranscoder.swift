@@ -24,6 +24,10 @@ public final class VorbisTranscoder: @unchecked Sendable {
     public let targetKbps: Int
     /// How the VBR quality was chosen (trial passes and their measured bitrates).
     public let calibration: QualityCalibration
+    /// The nominal bitrate written into the identification header, kbit/s: `targetKbps`,
+    /// unless libvorbis cannot get within 15 % of it for this layout (e.g. 320 kbit/s mono
+    /// tops out near 240 at the highest quality); then the bitrate calibration predicts.
+    public let nominalKbps: Int
     /// Offset just past the first audio page in the output so far, once written.
     public private(set) var firstAudioPageEnd: Int64?
     /// Bytes returned by `next` so far.
@@ -78,10 +82,22 @@ public final class VorbisTranscoder: @unchecked Sendable {
             let q = (calibration.quality * 1000).rounded() / 100
             comments.append("ENCODER=OggEdge transcoder (libvorbis VBR q\(q), \(targetKbps) kbps target)")
         }
+        nominalKbps = Self.honestNominal(targetKbps: targetKbps, calibration: calibration)
         encoder = try VorbisEncoder(channels: source.channels, sampleRate: source.sampleRate,
-                                    quality: calibration.quality, nominalBitrate: targetKbps * 1000,
+                                    quality: calibration.quality, nominalBitrate: nominalKbps * 1000,
                                     comments: comments)
         ogg_stream_init(stream, serial)
+    }
+
+    /// `targetKbps`, or the predicted bitrate when the quality is pinned at an end of the range
+    /// and the prediction is more than 15 % away from the target.
+    static func honestNominal(targetKbps: Int, calibration: QualityCalibration) -> Int {
+        let range = VorbisEncoder.qualityRange
+        guard let predicted = calibration.predictedKbps,
+              calibration.quality >= range.upperBound - 0.001 || calibration.quality <= range.lowerBound + 0.001,
+              abs(predicted / Double(targetKbps) - 1) > 0.15
+        else { return targetKbps }
+        return max(1, Int(predicted.rounded()))
     }
 
     deinit {

@@ -17,10 +17,17 @@ protocol PCMSource: AnyObject {
     var totalFrames: Int64? { get }
     /// Vorbis comments of the source ("TITLE=...").
     var comments: [String] { get }
+    /// True when the audio went through Vorbis before (its MDCT block grid is in the signal).
+    var hasBlockGrid: Bool { get }
     /// Reads up to `maxFrames` frames; channel `c` goes to `dest[c][0..<n]`. Returns n, 0 at the end.
     func read(into dest: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>, maxFrames: Int) throws(TranscodeError) -> Int
     /// Moves to `frame` exactly (calibration excerpts).
     func seek(toFrame frame: Int64) throws(TranscodeError)
+    /// Moves to a frame at or shortly after `frame` where a fresh encoder with long-block hop
+    /// `hop` and phase `phase` (see `BlockGrid`) is in phase with the source's own long blocks
+    /// when the source was Vorbis-coded; returns that frame. Sources without a block
+    /// structure just seek to `frame`.
+    func seekInPhase(near frame: Int64, hop: Int, phase: Int) throws(TranscodeError) -> Int64
     /// Moves back to the very first frame, exactly.
     func rewind() throws(TranscodeError)
     /// Releases the file. Idempotent; also done on deinit.
@@ -42,6 +49,7 @@ final class WAVSource: PCMSource {
     var sampleRate: Int { layout.sampleRate }
     var totalFrames: Int64? { layout.frameCount }
     var comments: [String] { layout.comments }
+    var hasBlockGrid: Bool { false }
 
     init(path: String) throws(TranscodeError) {
         self.path = path
@@ -109,6 +117,11 @@ final class WAVSource: PCMSource {
 
     func seek(toFrame frame: Int64) throws(TranscodeError) {
         position = max(0, min(frame, layout.frameCount))
+    }
+
+    func seekInPhase(near frame: Int64, hop: Int, phase: Int) throws(TranscodeError) -> Int64 {
+        try seek(toFrame: frame)
+        return position
     }
 
     func rewind() throws(TranscodeError) {

@@ -12,7 +12,7 @@ struct OggEdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oggedge",
         abstract: "OggEdge: an edge origin for signed Ogg Vorbis audio.",
-        subcommands: [Serve.self, Sign.self, Keygen.self, Prewarm.self]
+        subcommands: [Serve.self, Sign.self, Keygen.self, Prewarm.self, Report.self]
     )
 }
 

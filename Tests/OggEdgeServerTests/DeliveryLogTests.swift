@@ -9,19 +9,19 @@ import Testing
 /// player beacons, size rotation, metrics.
 @Suite(.serialized) struct DeliveryLogTests {
     @Test func everyRecordReachesRedisOnceAcrossAnOutage() async throws {
-        let redis = try RedisTestServer()
+        let redis = try await offload { try RedisTestServer() }
         try await TestServer.with(configure: { $0.redisURL = "redis://127.0.0.1:\(redis.port)" }) { server in
             let target = server.sign("/tracks/tiny_96kbps.ogg")
             for _ in 0..<10 { _ = try await server.fetch(target, headers: [("Range", "bytes=0-99")]) }
             let connection = try redis.connection()
             #expect(await eventually { try connection.xlen("oggedge:delivery") == 10 })
-            redis.stop(save: true)
+            await offload { redis.stop(save: true) }
             // Served while Redis is down; records are spooled.
             for _ in 0..<15 {
                 let r = try await server.fetch(target, headers: [("Range", "bytes=0-99")])
                 #expect(r.status == 206)
             }
-            try redis.start()
+            try await offload { try redis.start() }
             let again = try redis.connection()
             #expect(await eventually { try again.xlen("oggedge:delivery") == 25 })
             let entries = try again.xrange("oggedge:delivery")
@@ -29,12 +29,12 @@ import Testing
             #expect(Set(entries.compactMap { $0.value("req_id") }).count == 25)
             #expect(entries.allSatisfy { $0.value("track") == "tiny" && $0.value("status") == "206" && $0.value("bytes_sent") == "100" })
         }
-        redis.stop()
+        await offload { redis.stop() }
     }
 
     @Test func aClientThatHangsUpEarlyIsLoggedAsAborted() async throws {
         try await TestServer.with { server in
-            let name = TestMedia.bigTracks[0]
+            let name = TestMedia.hugeTrack
             let length = TestMedia.bytes(name).count
             let target = server.sign("/tracks/" + name)
             // A tiny receive buffer so the server cannot push the whole body into the kernel.

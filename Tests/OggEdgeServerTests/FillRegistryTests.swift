@@ -16,7 +16,7 @@ struct FillRegistryTests {
         async let first = registry.fill(id, load: {
             loads.increment()
             entered.signal()
-            release.wait()
+            _ = release.wait(timeout: .now() + 10)
             return [1, 2, 3]
         }, store: { _ in stored.increment() })
         // Wait until the first load is under way, then ask for the same chunk.

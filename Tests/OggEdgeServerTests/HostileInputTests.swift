@@ -31,19 +31,19 @@ import Testing
                 "GET /tracks/\u{0}_160kbps.ogg HTTP/1.1\r\nHost: x\r\n\r\n",
             ]
             for request in requests {
-                let (response, _) = RawHTTP.text(port: server.port, request, timeout: 5)
+                let (response, _) = await RawHTTP.text(port: server.port, request, timeout: 5)
                 if let status = RawHTTP.status(response) {
                     #expect(status < 500, "\(request.prefix(80)) → \(status)")
                 }
             }
             // The 9000-byte target is refused as too long, not as a 5xx.
-            let (long, _) = RawHTTP.text(port: server.port, "GET \(longTarget) HTTP/1.1\r\nHost: x\r\n\r\n")
+            let (long, _) = await RawHTTP.text(port: server.port, "GET \(longTarget) HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect([400, 414, 431].contains(RawHTTP.status(long) ?? 0))
             // Random bytes.
             var rng = SystemRandomNumberGenerator()
             for _ in 0..<40 {
                 let bytes = (0..<Int.random(in: 1...600, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-                let (response, _) = RawHTTP.exchange(port: server.port, bytes: bytes + Array("\r\n\r\n".utf8), timeout: 2)
+                let (response, _) = await RawHTTP.exchange(port: server.port, bytes: bytes + Array("\r\n\r\n".utf8), timeout: 2)
                 let text = String(decoding: response, as: UTF8.self)
                 if let status = RawHTTP.status(text) { #expect(status < 500) }
             }
@@ -71,7 +71,7 @@ import Testing
             let partial = Array("GET /healthz HTTP/1.1\r\nHost: x\r\n".utf8)
             _ = partial.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             // readAll reports `closed` only when the server hung up, not when its own 8 s wait ran out.
-            let (_, closed) = RawHTTP.readAll(fd: fd, timeout: 8, readLimit: 1024)
+            let (_, closed) = await RawHTTP.readAll(fd: fd, timeout: 8, readLimit: 1024)
             #expect(closed)
         }
     }

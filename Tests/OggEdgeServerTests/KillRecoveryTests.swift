@@ -1,4 +1,5 @@
 import Foundation
+import OggEdgeTesting
 import Testing
 
 /// SIGKILL the real binary while it fills the cache, restart it on the same cache directory,
@@ -9,7 +10,11 @@ import Testing
         let port: Int
     }
 
-    static func start(cacheDir: String, logDir: String) throws -> Running {
+    static func start(cacheDir: String, logDir: String) async throws -> Running {
+        try await offload { try startBlocking(cacheDir: cacheDir, logDir: logDir) }
+    }
+
+    static func startBlocking(cacheDir: String, logDir: String) throws -> Running {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLITests.binary)
         p.arguments = ["serve", "--port", "0", "--media", TestMedia.directory, "--cache-dir", cacheDir,
@@ -34,7 +39,7 @@ import Testing
         var request = "GET \(target) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
         if let range { request += "Range: \(range)\r\n" }
         request += "\r\n"
-        let (bytes, _) = RawHTTP.exchange(port: port, bytes: Array(request.utf8), timeout: 10, readLimit: 8 << 20)
+        let (bytes, _) = RawHTTP.exchangeBlocking(port: port, bytes: Array(request.utf8), timeout: 10, readLimit: 8 << 20)
         guard let sep = RawHTTP.headEnd(bytes) else { return (0, []) }
         let status = RawHTTP.status(String(decoding: bytes[..<sep], as: UTF8.self)) ?? 0
         return (status, Array(bytes[(sep + 4)...]))
@@ -45,26 +50,25 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let names = ["demo_96kbps.ogg", "demo_160kbps.ogg", "demo_320kbps.ogg"] + TestMedia.bigTracks
         for round in 0..<3 {
-            let server = try Self.start(cacheDir: dir + "/cache", logDir: dir)
+            let server = try await Self.start(cacheDir: dir + "/cache", logDir: dir)
             #expect(server.port > 0)
             // Readers in the background while we kill the process at a different moment each round.
-            let readers = Task.detached {
-                for name in names { _ = Self.fetch(port: server.port, name) }
-            }
+            let readers = Task { await offload { for name in names { _ = Self.fetch(port: server.port, name) } } }
             try await Task.sleep(for: .milliseconds(30 + round * 40))
             kill(server.process.processIdentifier, SIGKILL)
-            server.process.waitUntilExit()
+            await offload { server.process.waitUntilExit() }
             _ = await readers.value
             #expect(server.process.terminationReason == .uncaughtSignal)
         }
-        let server = try Self.start(cacheDir: dir + "/cache", logDir: dir)
+        let server = try await Self.start(cacheDir: dir + "/cache", logDir: dir)
         defer {
             kill(server.process.processIdentifier, SIGTERM)
             server.process.waitUntilExit()
         }
         for _ in 0..<2 {
             for name in names {
-                let r = Self.fetch(port: server.port, name)
+                let port = server.port
+                let r = await offload { Self.fetch(port: port, name) }
                 #expect(r.status == 200, "\(name)")
                 #expect(r.body == TestMedia.bytes(name), "\(name)")
             }

@@ -1,4 +1,5 @@
 import Foundation
+import OggEdgeTesting
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,16 +8,20 @@ import Glibc
 enum RawHTTP {
     /// Connects to 127.0.0.1:port, sends `bytes`, and reads until the server closes or
     /// `timeout` seconds pass. Returns what was read and whether the server closed.
-    static func exchange(port: Int, bytes: [UInt8], timeout: Double = 5, readLimit: Int = 1 << 20) -> (response: [UInt8], closed: Bool) {
+    static func exchange(port: Int, bytes: [UInt8], timeout: Double = 5, readLimit: Int = 1 << 20) async -> (response: [UInt8], closed: Bool) {
+        await offload { exchangeBlocking(port: port, bytes: bytes, timeout: timeout, readLimit: readLimit) }
+    }
+
+    static func exchangeBlocking(port: Int, bytes: [UInt8], timeout: Double, readLimit: Int) -> (response: [UInt8], closed: Bool) {
         let fd = connectLoopback(port: port)
         guard fd >= 0 else { return ([], true) }
         defer { close(fd) }
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        return readAll(fd: fd, timeout: timeout, readLimit: readLimit)
+        return readAllBlocking(fd: fd, timeout: timeout, readLimit: readLimit)
     }
 
-    static func text(port: Int, _ request: String, timeout: Double = 5) -> (response: String, closed: Bool) {
-        let r = exchange(port: port, bytes: Array(request.utf8), timeout: timeout)
+    static func text(port: Int, _ request: String, timeout: Double = 5) async -> (response: String, closed: Bool) {
+        let r = await exchange(port: port, bytes: Array(request.utf8), timeout: timeout)
         return (String(decoding: r.response, as: UTF8.self), r.closed)
     }
 
@@ -40,7 +45,11 @@ enum RawHTTP {
     }
 
     /// Reads until EOF, error, `readLimit` bytes or `timeout` seconds.
-    static func readAll(fd: Int32, timeout: Double, readLimit: Int) -> (response: [UInt8], closed: Bool) {
+    static func readAll(fd: Int32, timeout: Double, readLimit: Int) async -> (response: [UInt8], closed: Bool) {
+        await offload { readAllBlocking(fd: fd, timeout: timeout, readLimit: readLimit) }
+    }
+
+    static func readAllBlocking(fd: Int32, timeout: Double, readLimit: Int) -> (response: [UInt8], closed: Bool) {
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var out: [UInt8] = []

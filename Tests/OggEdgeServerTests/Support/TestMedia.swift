@@ -25,6 +25,15 @@ enum TestMedia {
         return dir
     }()
 
+    /// A 2-minute 320 kbps rendition (about 5 MB, more than socket buffers hold) for abort tests.
+    static let hugeTrack: String = {
+        let dir = directory
+        let wav = dir + "/masters/huge.wav"
+        run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "2", "-b", "16", wav, "synth", "120", "pinknoise", "vol", "0.5"])
+        run("/usr/bin/oggenc", ["-Q", "-s", "900", "-b", "320", "-o", dir + "/tracks/huge_320kbps.ogg", wav])
+        return "huge_320kbps.ogg"
+    }()
+
     /// Names of larger renditions (20 s at 320 kbps, about 0.8 MB each) for cache-pressure tests,
     /// made on first use in ``directory``.
     static let bigTracks: [String] = {

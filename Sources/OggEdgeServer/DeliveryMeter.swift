@@ -1,0 +1,99 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import Synchronization
+
+/// Counts the body bytes the socket really accepted, per response, on one connection.
+///
+/// `ConnectionGuardHandler` sees every response part on its way to the socket and attaches to
+/// each write's promise: a body write counts once the kernel took it. When the response's end is
+/// flushed (or the connection dies first), the response's total and whether it was cut short are
+/// final, and ``awaitResponse(timeout:)`` returns them. The delivery log's `bytes_sent` and
+/// `aborted` come from here, not from what the application handed to the channel.
+final class DeliveryMeter: Sendable {
+    private struct State {
+        var heads: UInt64 = 0
+        var accepted: Int64 = 0
+        var responseStart: Int64 = 0
+        var outcome: (bytes: Int64, aborted: Bool)?
+        var waiter: CheckedContinuation<(bytes: Int64, aborted: Bool)?, Never>?
+        var waiterNumber: UInt64 = 0
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Response heads seen on this connection so far.
+    var heads: UInt64 { state.withLock { $0.heads } }
+
+    func responseStarted() {
+        state.withLock { s in
+            s.heads += 1
+            s.responseStart = s.accepted
+            s.outcome = nil
+        }
+    }
+
+    func accepted(_ bytes: Int) {
+        state.withLock { $0.accepted += Int64(bytes) }
+    }
+
+    func responseEnded(aborted: Bool) {
+        let (waiter, outcome) = state.withLock { s -> (CheckedContinuation<(bytes: Int64, aborted: Bool)?, Never>?, (bytes: Int64, aborted: Bool)) in
+            let outcome = (s.accepted - s.responseStart, aborted)
+            s.outcome = outcome
+            guard s.waiterNumber == s.heads else { return (nil, outcome) }
+            defer { s.waiter = nil }
+            return (s.waiter, outcome)
+        }
+        waiter?.resume(returning: outcome)
+    }
+
+    func connectionClosed() {
+        let (waiter, outcome) = state.withLock { s -> (CheckedContinuation<(bytes: Int64, aborted: Bool)?, Never>?, (bytes: Int64, aborted: Bool)?) in
+            s.closed = true
+            if s.outcome == nil { s.outcome = (s.accepted - s.responseStart, true) }
+            // A waiter for a response whose head never reached the socket gets nothing.
+            let outcome = s.waiterNumber == s.heads ? s.outcome : nil
+            defer { s.waiter = nil }
+            return (s.waiter, outcome)
+        }
+        waiter?.resume(returning: outcome)
+    }
+
+    /// The bytes the socket accepted for response number `number` (counted in heads) and whether
+    /// it was cut short. Waits until its end was flushed or the connection closed; the stalled-
+    /// client timeout bounds that wait. `nil` if that response never wrote a head.
+    func awaitResponse(number: UInt64) async -> (bytes: Int64, aborted: Bool)? {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { s -> (bytes: Int64, aborted: Bool)?? in
+                if s.heads == number, let done = s.outcome { return .some(done) }
+                if s.closed { return .some(s.heads == number ? (s.accepted - s.responseStart, true) : nil) }
+                if s.heads > number { return .some(nil) }
+                // The head (or end) is still on its way through the pipeline.
+                s.waiter?.resume(returning: nil)
+                s.waiter = continuation
+                s.waiterNumber = number
+                return .none
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+}
+
+/// Finds a connection's meter from its channel.
+final class DeliveryMeters: Sendable {
+    static let shared = DeliveryMeters()
+    private let meters = Mutex<[ObjectIdentifier: DeliveryMeter]>([:])
+
+    func register(_ meter: DeliveryMeter, for channel: any Channel) {
+        meters.withLock { $0[ObjectIdentifier(channel)] = meter }
+    }
+
+    func remove(for channel: any Channel) {
+        _ = meters.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    func meter(for channel: any Channel) -> DeliveryMeter? {
+        meters.withLock { $0[ObjectIdentifier(channel)] }
+    }
+}

@@ -1,0 +1,166 @@
+// The audio a calibration pass encodes, and how its bitrate is measured.
+//
+// Measured pitfalls (numbers in the transcoder report):
+// - The first and last packets of any encode carry start-up and flush costs the real encode pays
+//   once, so only steady-state packets are counted.
+// - Excerpts joined by hard cuts or fades through silence overestimate by 5-10 % (every cut is a
+//   transient); joined by a 2048-frame crossfade they are within a few percent on masters.
+// - A source that went through Vorbis before (an Ogg rendition) is ~5-7 % cheaper to re-encode in
+//   phase with its original long blocks, and the real encode is in phase. An excerpt cannot be
+//   joined in phase (the join shifts the encoder's block grid), so for such sources every excerpt
+//   gets its own encoder and starts in phase. That costs one libvorbis analysis set-up (~2.6 ms)
+//   per excerpt, which is why masters use the joined form.
+
+import CVorbis
+
+/// Excerpts of the source held in memory (bounded by `maxTrialSeconds`) for the trial encodes.
+final class TrialExcerpt {
+    /// Audio held, in seconds (what one pass encodes).
+    private(set) var seconds = 0.0
+    private let channels: Int
+    private let sampleRate: Int
+    /// Excerpts: one crossfaded strip (joined form) or one per excerpt (separate form).
+    private var strips: [[UnsafeMutablePointer<Float>]] = []
+    private var lengths: [Int] = []
+    /// Frames faded in at the start of each strip (not counted).
+    private var fades: [Int] = []
+
+    /// Shortest excerpt in the separate form: below this the uncounted packets dominate.
+    static let minSeparateSeconds = 0.4
+    /// Crossfade at the joins of the joined form, frames.
+    static let crossfade = 2048
+
+    init(source: any PCMSource, options: TranscodeOptions, quality: Float) throws(TranscodeError) {
+        channels = source.channels
+        sampleRate = source.sampleRate
+        let rate = Double(sampleRate)
+        let separate = source.hasBlockGrid
+        var want = Int(options.maxTrialSeconds * rate)
+        var count = max(1, options.trialWindows)
+        let total = source.totalFrames
+        if let total {
+            let share = Double(total) * options.trialFraction
+            want = Int(min(max(share, options.minTrialSeconds * rate), options.maxTrialSeconds * rate))
+            want = min(want, Int(total))
+            if separate { count = max(1, min(count, Int(Double(want) / (Self.minSeparateSeconds * rate)))) }
+            if !separate, want / count < 4 * Self.crossfade { count = max(1, want / (4 * Self.crossfade)) }
+        }
+        let length = want / count
+        guard length > 0 else { return }
+        let grid = VorbisEncoder.blockGrid(channels: channels, sampleRate: sampleRate, quality: quality)
+        let joined = separate ? nil : (0..<channels).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: want) }
+        if let joined {
+            strips.append(joined)
+            lengths.append(0)
+            fades.append(0)
+        }
+        for w in 0..<count {
+            if let total, count > 1 {
+                // Stratified over the track with a golden-ratio jitter, so the excerpts never
+                // sit on a regular grid (which can line up with the bars of the music).
+                let span = Double(max(0, total - Int64(length)))
+                let jitter = (Double(w + 1) * 0.618_033_988_75).truncatingRemainder(dividingBy: 1)
+                _ = try source.seekInPhase(near: Int64(span * (Double(w) + jitter) / Double(count)),
+                                           hop: grid.hop, phase: grid.phase)
+            }
+            let planes = (0..<channels).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: length) }
+            var got = 0
+            while got < length {
+                var dest: [UnsafeMutablePointer<Float>?] = planes.map { $0 + got }
+                let n = try dest.withUnsafeMutableBufferPointer { (buffer) throws(TranscodeError) -> Int in
+                    try source.read(into: buffer.baseAddress!, maxFrames: min(4096, length - got))
+                }
+                if n == 0 { break }
+                got += n
+            }
+            seconds += Double(got) / rate
+            guard let joined else {
+                // Faded in, so the encoder starts with long blocks, in phase (see BlockGrid).
+                let fade = min(grid.hop, got / 4)
+                for plane in planes {
+                    for i in 0..<fade { plane[i] *= Float(i) / Float(fade) }
+                }
+                fades.append(fade)
+                strips.append(planes)
+                lengths.append(got)
+                continue
+            }
+            // Append to the strip, crossfading into what is already there.
+            let end = lengths[0]
+            let overlap = min(Self.crossfade, got / 2, end)
+            for c in 0..<channels {
+                let to = joined[c] + end - overlap, from = planes[c]
+                for i in 0..<overlap {
+                    let g = Float(i) / Float(overlap)
+                    to[i] = to[i] * (1 - g) + from[i] * g
+                }
+                (to + overlap).update(from: from + overlap, count: got - overlap)
+                from.deallocate()
+            }
+            lengths[0] = end + got - overlap
+        }
+    }
+
+    deinit { release() }
+
+    /// What one trial encode measured.
+    struct Measurement {
+        /// Bits and seconds of the steady-state packets of all strips (nil for a subset-only pass).
+        var all: (bits: Double, seconds: Double)?
+        /// The same for the subset: the first half of the joined strip, or the first half of the
+        /// separate strips.
+        var subset: (bits: Double, seconds: Double)
+        /// Size of the three header packets (the setup header grows with the quality).
+        var headerBytes: Int
+    }
+
+    /// Encodes the strips at `quality`, each with its own encoder, and measures the steady-state
+    /// packets: packets ending within the fade-in plus the first long block, or within the last
+    /// long block, carry start-up and flush costs and are not counted. With `subsetOnly`, only the
+    /// subset is encoded (half the work; the calibrator scales it by the subset/all ratio of an
+    /// earlier full pass).
+    func measure(quality: Float, subsetOnly: Bool = false) throws(TranscodeError) -> Measurement {
+        var all = (bits: 0.0, frames: 0), subset = (bits: 0.0, frames: 0), headerBytes = 0
+        let joined = strips.count == 1
+        for (index, (planes, length)) in zip(strips, lengths).enumerated() where length > 0 {
+            let inSubset = joined || index < (strips.count + 1) / 2
+            if subsetOnly, !inSubset { continue }
+            let encoder = try VorbisEncoder(channels: channels, sampleRate: sampleRate, quality: quality)
+            if headerBytes == 0 { encoder.withHeaderPackets { headerBytes += $0.pointee.bytes } }
+            let long = encoder.grid.long
+            let subsetEnd = joined ? length / 2 : length
+            let encoded = subsetOnly && joined ? min(length, subsetEnd + 2 * long) : length
+            let head = fades[index] + long, tail = encoded - long
+            var offset = 0, previous = 0
+            while !encoder.inputEnded {
+                encoder.write(frames: 1024) { buffer in
+                    let n = min(1024, encoded - offset)
+                    for c in 0..<channels { buffer[c]?.update(from: planes[c] + offset, count: n) }
+                    offset += n
+                    return n
+                }
+                encoder.drainPacketSizes { granule64, bytes in
+                    let granule = Int(granule64), bits = Double(bytes * 8)
+                    defer { previous = max(previous, granule) }
+                    guard granule > head, granule <= tail else { return }
+                    all.bits += bits
+                    all.frames += granule - previous
+                    if inSubset, granule <= subsetEnd {
+                        subset.bits += bits
+                        subset.frames += granule - previous
+                    }
+                }
+            }
+        }
+        let rate = Double(sampleRate)
+        return Measurement(all: subsetOnly ? nil : (all.bits, Double(all.frames) / rate),
+                           subset: (subset.bits, Double(subset.frames) / rate), headerBytes: headerBytes)
+    }
+
+    func release() {
+        strips.forEach { $0.forEach { $0.deallocate() } }
+        strips = []
+        lengths = []
+        fades = []
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import OggEdgeTranscoder
+
+@Suite struct CalibrationTests {
+    @Test(arguments: [(2, 44100, 96_000), (2, 44100, 160_000), (2, 44100, 320_000), (1, 48000, 96_000)])
+    func qualityForNominalInvertsTheTable(channels: Int, rate: Int, bitrate: Int) throws {
+        let q = VorbisEncoder.quality(forNominal: Double(bitrate), channels: channels, sampleRate: rate)
+        let nominal = try #require(VorbisEncoder.nominalBitrate(channels: channels, sampleRate: rate, quality: q))
+        #expect(abs(Double(nominal) / Double(bitrate) - 1) < 0.01)
+        #expect(VorbisEncoder.qualityRange.contains(q))
+    }
+
+    @Test func qualityForNominalClampsToTheRange() {
+        #expect(VorbisEncoder.quality(forNominal: 5_000_000, channels: 1, sampleRate: 48000) == 1.0)
+        #expect(VorbisEncoder.quality(forNominal: 1_000, channels: 2, sampleRate: 44100) == -0.1)
+    }
+
+    /// A fresh encoder on a smooth start returns PCM up to `phase`, then every long/2 frames
+    /// while the signal is steady: the alignment the Ogg-source trial relies on.
+    @Test func freshEncoderBlockGridMatchesBlockGrid() throws {
+        let encoder = try VorbisEncoder(channels: 1, sampleRate: 44100, quality: 0.5)
+        let grid = encoder.grid
+        #expect(grid.short == 256 && grid.long == 2048)
+        #expect(grid.phase == 576 && grid.hop == 1024)
+        var granules: [Int64] = []
+        var written = 0
+        while !encoder.inputEnded {
+            encoder.write(frames: 1024) { buffer in
+                let n = min(1024, 44100 - written)
+                for i in 0..<n { buffer[0]![i] = 0.3 * Float(sin(Double(written + i) * 2 * Double.pi * 440 / 44100)) }
+                written += n
+                return n
+            }
+            encoder.drainPacketSizes { granule, _ in granules.append(granule) }
+        }
+        let audio = granules.filter { $0 > 0 }
+        #expect(Array(audio.prefix(4)) == [576, 1600, 2624, 3648])
+        #expect(audio.last == 44100)
+    }
+
+    @Test func ratioModelInterpolatesBetweenPasses() {
+        let model = RatioModel((0.5, 140_000), (0.6, 170_000), channels: 2, rate: 44100)
+        let q = model.quality(for: 160_000)
+        #expect(q > 0.5 && q < 0.6)
+        #expect(abs(model.bitrate(at: q) / 160_000 - 1) < 0.01)
+        #expect(abs(model.bitrate(at: 0.5) - 140_000) < 1)
+        #expect(abs(model.bitrate(at: 0.6) - 170_000) < 1)
+        // Extrapolation is limited to one quality step beyond the measured span.
+        #expect(model.quality(for: 400_000) <= 0.7 + 1e-4)
+    }
+
+    @Test func singlePassModelScalesTheTable() {
+        // Content that encodes at 80 % of the table: aim the table at target / 0.8.
+        let nominal = Double(VorbisEncoder.nominalBitrate(channels: 2, sampleRate: 44100, quality: 0.4) ?? 0)
+        let model = RatioModel((0.4, nominal * 0.8), (0.4, nominal * 0.8), channels: 2, rate: 44100)
+        let q = model.quality(for: 160_000)
+        let expected = VorbisEncoder.quality(forNominal: 200_000, channels: 2, sampleRate: 44100)
+        #expect(abs(q - expected) < 0.002)
+    }
+
+    @Test func withoutTrialPassesTheTableQualityIsUsed() throws {
+        var options = TranscodeOptions()
+        options.maxTrialPasses = 0
+        let t = try VorbisTranscoder(sourcePath: MasterCase.stereo44.path, kind: .wavMaster, targetKbps: 160,
+                                     serial: 1, options: options)
+        #expect(t.calibration.passes.isEmpty)
+        #expect(abs(t.calibration.quality - VorbisEncoder.quality(forNominal: 160_000, channels: 2, sampleRate: 44100)) < 1e-4)
+    }
+
+    /// The table alone (what `oggenc -b K` does) misses the label on this quiet, tonal content;
+    /// the calibrated encode hits it. Guards against the calibration silently doing nothing.
+    @Test func calibrationBeatsTheTableOnTonalContent() throws {
+        let tonal = TestMedia.path("tonal.wav")
+        if !FileManager.default.fileExists(atPath: tonal) {
+            let made = TestMedia.run("sox", ["-R", "-r", "44100", "-c", "3", "-n", "-b", "16", "-c", "2", tonal,
+                                              "synth", "6", "pluck", "C3", "pluck", "E4", "pluck", "G4",
+                                              "remix", "1v0.4,2v0.3", "2v0.3,3v0.4"])
+            try #require(made.status == 0, "\(made.output)")
+        }
+        var table = TranscodeOptions()
+        table.maxTrialPasses = 0
+        let plain = try transcodeKbps(tonal, kbps: 96, options: table)
+        let calibrated = try transcodeKbps(tonal, kbps: 96, options: TranscodeOptions())
+        #expect(abs(calibrated / 96 - 1) < 0.15, "calibrated \(calibrated)")
+        #expect(abs(calibrated / 96 - 1) < abs(plain / 96 - 1), "table \(plain), calibrated \(calibrated)")
+    }
+
+    private func transcodeKbps(_ path: String, kbps: Int, options: TranscodeOptions) throws -> Double {
+        let t = try VorbisTranscoder(sourcePath: path, kind: .wavMaster, targetKbps: kbps, serial: 1, options: options)
+        var total = 0
+        while !t.isFinished { total += try t.next(minBytes: 1 << 20).count }
+        return Double(total) * 8 / (Double(t.samplesEncoded) / 44100) / 1000
+    }
+}
