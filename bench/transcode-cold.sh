@@ -38,7 +38,7 @@ for n in $levels; do
   rss=$(awk '/VmHWM/ {print $2 " kB"}' /proc/$pid/status)
   kill $pid; wait $pid 2>/dev/null || true
   ttfb_ms=$(awk '{printf "%.1f\n", $1*1000}' "$work/ttfb")
-  play_ms=$(grep -o '"playback_start_us":[0-9]*' "$work/d-$n.jsonl" | cut -d: -f2 | awk '{printf "%.1f\n", $1/1000}')
+  play_ms=$(grep -o '"playback_start_us":[0-9][0-9]*' "$work/d-$n.jsonl" | cut -d: -f2 | awk '{printf "%.1f\n", $1/1000}')
   printf '%-6s %10s %10s %10s %14s %14s %10s\n' "$n" "$(echo "$ttfb_ms" | pct 50)" "$(echo "$ttfb_ms" | pct 99)" "$(echo "$ttfb_ms" | pct 100)" \
     "$(echo "$play_ms" | pct 50)" "$(echo "$play_ms" | pct 99)" "$rss"
 done

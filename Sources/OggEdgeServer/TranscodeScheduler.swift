@@ -5,9 +5,10 @@ import Synchronization
 
 /// A bounded pool of encoder threads shared by every transcode (requests and prewarm).
 ///
-/// Work is done in small steps, and each free worker takes the runnable encode that has produced
-/// the least audio so far: the first seconds of a new transcode always come before the tail of an
-/// older one, so many cold starts at once all get their first pages quickly.
+/// Work is done in small steps. A free worker first takes any encode that cannot be played yet
+/// (oldest first) and runs it until its headers and first audio page are out, then the runnable
+/// encode that has produced the least audio: the start of a new transcode always comes before the
+/// tail of an older one, so many cold starts at once all become playable quickly.
 final class TranscodeScheduler: Sendable {
     /// One encode in the pool.
     final class Job: @unchecked Sendable {
@@ -17,10 +18,21 @@ final class TranscodeScheduler: Sendable {
         let make: @Sendable () throws(TranscodeError) -> VorbisTranscoder
         var transcoder: VorbisTranscoder?
         var audioSeconds: Double = 0
+        var playable = false
+        let sequence: UInt64
+        static let counter = Atomic<UInt64>(0)
 
         init(session: TranscodeSession, make: @escaping @Sendable () throws(TranscodeError) -> VorbisTranscoder) {
             self.session = session
             self.make = make
+            self.sequence = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
+        }
+
+        /// Lower runs first: not yet playable (by age), then least audio produced.
+        func comesBefore(_ other: Job) -> Bool {
+            if playable != other.playable { return !playable }
+            if !playable { return sequence < other.sequence }
+            return audioSeconds < other.audioSeconds
         }
     }
 
@@ -60,7 +72,7 @@ final class TranscodeScheduler: Sendable {
         while true {
             ready.wait()
             let job = runnable.withLock { jobs -> Job? in
-                guard let i = jobs.indices.min(by: { jobs[$0].audioSeconds < jobs[$1].audioSeconds }) else { return nil }
+                guard let i = jobs.indices.min(by: { jobs[$0].comesBefore(jobs[$1]) }) else { return nil }
                 return jobs.remove(at: i)
             }
             guard let job else { continue }
@@ -76,8 +88,19 @@ final class TranscodeScheduler: Sendable {
         do {
             if job.transcoder == nil { job.transcoder = try job.make() }
             guard let transcoder = job.transcoder else { return false }
-            let bytes = try transcoder.next(minBytes: job.audioSeconds < earlySeconds ? earlyStepBytes : lateStepBytes)
-            if !bytes.isEmpty { try job.session.append(bytes, firstAudioPageEnd: transcoder.firstAudioPageEnd) }
+            if !job.playable {
+                // Headers and the first audio page in one go: the player can start after this step.
+                var rounds = 0
+                repeat {
+                    let bytes = try transcoder.next(minBytes: 1)
+                    if !bytes.isEmpty { try job.session.append(bytes, firstAudioPageEnd: transcoder.firstAudioPageEnd) }
+                    rounds += 1
+                } while transcoder.firstAudioPageEnd == nil && !transcoder.isFinished && rounds < 64
+                job.playable = true
+            } else {
+                let bytes = try transcoder.next(minBytes: job.audioSeconds < earlySeconds ? earlyStepBytes : lateStepBytes)
+                if !bytes.isEmpty { try job.session.append(bytes, firstAudioPageEnd: transcoder.firstAudioPageEnd) }
+            }
             job.audioSeconds = Double(transcoder.samplesEncoded) / Double(max(1, transcoder.probe.sampleRate))
             if transcoder.isFinished {
                 job.transcoder = nil

@@ -8,10 +8,10 @@
 // - A source that went through Vorbis before (an Ogg rendition) is ~5-7 % cheaper to re-encode in
 //   phase with its original long blocks, and the real encode is in phase. An excerpt cannot be
 //   joined in phase (the join shifts the encoder's block grid), so for such sources every excerpt
-//   gets its own encoder and starts in phase. That costs one libvorbis analysis set-up (~2.6 ms)
-//   per excerpt, which is why masters use the joined form.
-
-import CVorbis
+//   gets its own encoder, is faded in (so the encoder starts with long blocks, see `BlockGrid`)
+//   and starts in phase; its steady-state packets then match the full encode's byte for byte.
+//   That costs one libvorbis analysis set-up (~2.6 ms) per excerpt, which is why masters (no
+//   block grid in the signal) use the joined form.
 
 /// Excerpts of the source held in memory (bounded by `maxTrialSeconds`) for the trial encodes.
 final class TrialExcerpt {
@@ -40,7 +40,8 @@ final class TrialExcerpt {
         let total = source.totalFrames
         if let total {
             let share = Double(total) * options.trialFraction
-            want = Int(min(max(share, options.minTrialSeconds * rate), options.maxTrialSeconds * rate))
+            let least = separate ? max(options.minTrialSeconds, options.minRenditionTrialSeconds) : options.minTrialSeconds
+            want = Int(min(max(share, least * rate), max(least, options.maxTrialSeconds) * rate))
             want = min(want, Int(total))
             if separate { count = max(1, min(count, Int(Double(want) / (Self.minSeparateSeconds * rate)))) }
             if !separate, want / count < 4 * Self.crossfade { count = max(1, want / (4 * Self.crossfade)) }
@@ -126,7 +127,7 @@ final class TrialExcerpt {
             let inSubset = joined || index < (strips.count + 1) / 2
             if subsetOnly, !inSubset { continue }
             let encoder = try VorbisEncoder(channels: channels, sampleRate: sampleRate, quality: quality)
-            if headerBytes == 0 { encoder.withHeaderPackets { headerBytes += $0.pointee.bytes } }
+            if headerBytes == 0 { headerBytes = encoder.headerBytes() }
             let long = encoder.grid.long
             let subsetEnd = joined ? length / 2 : length
             let encoded = subsetOnly && joined ? min(length, subsetEnd + 2 * long) : length

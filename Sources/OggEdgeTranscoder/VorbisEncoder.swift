@@ -69,6 +69,13 @@ final class VorbisEncoder {
         for i in 0..<3 { body(headers + i) }
     }
 
+    /// Total size of the three header packets in bytes.
+    func headerBytes() -> Int {
+        var total = 0
+        withHeaderPackets { total += $0.pointee.bytes }
+        return total
+    }
+
     /// Hands up to `frames` frames to the encoder: `fill` writes them into the planar buffer
     /// (one `Float` array per channel) and returns how many it wrote; 0 ends the input.
     /// Returns that count.

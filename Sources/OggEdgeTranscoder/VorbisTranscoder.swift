@@ -11,7 +11,7 @@ import CVorbis
 ///
 /// Encoding is libvorbis VBR at a quality calibrated for the track so that the average bitrate
 /// lands near `targetKbps` (see ``calibration``); the identification header declares
-/// `targetKbps` as nominal bitrate, like `oggenc -b K`.
+/// ``nominalKbps`` (normally `targetKbps`, like `oggenc -b K`).
 ///
 /// Thread safety: not thread-safe. One owner drives it from one thread at a time (calls to
 /// `next` never overlap); it may move between threads/tasks between calls. That invariant is
@@ -132,8 +132,10 @@ public final class VorbisTranscoder: @unchecked Sendable {
             while out.count < max(1, minBytes), !isFinished { try step(into: &out) }
         } catch {
             failure = error
+            source.close()
             throw error
         }
+        if isFinished { source.close() } // release the file as soon as it is no longer needed
         return deliver(out)
     }
 
@@ -159,6 +161,10 @@ public final class VorbisTranscoder: @unchecked Sendable {
             } else {
                 while ogg_stream_pageout(stream, page) != 0 { append(page, to: &out) }
             }
+        }
+        if encoder.inputEnded, !isFinished { // libvorbis always ends with an e_o_s packet; be safe
+            flushPages(into: &out)
+            isFinished = true
         }
         peakBufferedBytes = max(peakBufferedBytes, pending())
     }

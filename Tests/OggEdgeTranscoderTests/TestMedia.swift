@@ -7,14 +7,18 @@ import OggEdgeTranscoder
 import Testing
 
 enum TestMedia {
-    /// A scratch directory for this test process.
+    /// A scratch directory for this test process, removed when the process exits.
     static let directory: String = {
         let path = NSTemporaryDirectory() + "oggedge-transcoder-tests-\(getpid())"
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: TestMedia.directory) }
         return path
     }()
 
     static func path(_ name: String) -> String { directory + "/" + name }
+
+    /// Tests run in parallel; fixtures are made once, under this lock.
+    private static let lock = NSLock()
 
     /// Runs a tool; returns its exit status and combined output.
     @discardableResult
@@ -34,6 +38,8 @@ enum TestMedia {
     /// Music-like audio: four plucked chords (bass, three chord tones, melody), a sine pad and
     /// a pink-noise bed, `seconds` long. Deterministic (sox -R).
     static func music(name: String, rate: Int, channels: Int, seconds: Double, bits: Int = 16) -> String {
+        lock.lock()
+        defer { lock.unlock() }
         let out = path(name)
         if FileManager.default.fileExists(atPath: out) { return out }
         let chords = [["C2", "C3", "E3", "G3", "E5"], ["G2", "G3", "B3", "D4", "D5"],
@@ -62,6 +68,8 @@ enum TestMedia {
 
     /// An Ogg Vorbis rendition of `wav` made by oggenc (managed bitrate) with tags and a serial.
     static func rendition(of wav: String, name: String, kbps: Int, tags: [String]) -> String {
+        lock.lock()
+        defer { lock.unlock() }
         let out = path(name)
         if FileManager.default.fileExists(atPath: out) { return out }
         var args = ["-Q", "--managed", "-b", "\(kbps)", "-s", "4242", "-o", out + ".tmp"]

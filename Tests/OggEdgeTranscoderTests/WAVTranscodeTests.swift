@@ -99,7 +99,7 @@ struct MasterCase: Sendable, CustomTestStringConvertible {
         let source = TestMedia.bytes(MasterCase.stereo44.path)
         let info = Array("INFO".utf8) + WAVBuilder.chunk("INAM", Array("Tagged Song".utf8))
             + WAVBuilder.chunk("IART", Array("The Testers".utf8)) + WAVBuilder.chunk("IPRD", Array("Suite".utf8))
-        var body = Array(source[12...])
+        var body = Array(source[8...]) // "WAVE" and the chunks
         body.insert(contentsOf: WAVBuilder.chunk("LIST", info), at: 4) // after "WAVE"
         let tagged = TestMedia.write(Array("RIFF".utf8) + WAVBuilder.le32(UInt32(body.count)) + body, to: "tagged.wav")
 
