@@ -108,9 +108,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "transcode-bench",
+            dependencies: ["OggEdgeTranscoder", "OggEdgeCore"],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "OggEdgeTranscoderTests",
+            dependencies: ["OggEdgeTranscoder", "OggEdgeCore"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SystemLibraryTests",
-            dependencies: ["CLMDB", "CVorbis", "CHiredis"],
+            dependencies: ["CLMDB", "CVorbis", "CHiredis", "CZlib"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -14,22 +14,22 @@
 # resulting average bitrates (file bytes * 8 / duration, headers included) and their error
 # against K, and whether ogginfo is clean.
 #
-# transcode-bench is a small executable kept outside the main package until it is wired in:
-# its source is /work/dev-transcoder/Sources/transcode-bench/main.swift (a dev package that
-# symlinks Sources/OggEdgeTranscoder, OggEdgeCore and CVorbis). Set TRANSCODE_BENCH to a built
-# binary, or DEV_PACKAGE to the package to build it from (swift build -c release, default
-# /work/dev-transcoder). Needs oggenc, ogginfo and soxi (apt-get install vorbis-tools sox).
+# transcode-bench is the package's small benchmark executable (Sources/transcode-bench), built
+# here with swift build -c release. Set TRANSCODE_BENCH to use another binary, or DEV_PACKAGE to
+# build it from another package. Needs oggenc, ogginfo and soxi (apt-get install vorbis-tools sox).
 #
-# Env: REPEAT (5), KBPS ("96 160 320"), OUT_DIR (a temp dir), TRANSCODE_BENCH, DEV_PACKAGE.
-# Default masters: media/masters/*.wav (run scripts/make-sample-media.sh first).
+# Env: REPEAT (5), KBPS ("96 160 320"), OUT_DIR (a temp dir), TRANSCODE_BENCH, DEV_PACKAGE,
+# RESULTS (the table is also appended there; default bench/results/transcode-speed-<date>.txt,
+# /dev/null to skip). Default masters: media/masters/*.wav (run scripts/make-sample-media.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 REPEAT="${REPEAT:-5}"
 KBPS="${KBPS:-96 160 320}"
-DEV_PACKAGE="${DEV_PACKAGE:-/work/dev-transcoder}"
+DEV_PACKAGE="${DEV_PACKAGE:-$PWD}"
 OUT_DIR="${OUT_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/transcode-speed.XXXXXX")}"
-mkdir -p "$OUT_DIR"
+RESULTS="${RESULTS:-bench/results/transcode-speed-$(date +%Y%m%d).txt}"
+mkdir -p "$OUT_DIR" "$(dirname "$RESULTS")"
 
 for tool in oggenc ogginfo soxi; do
     command -v "$tool" >/dev/null || { echo "error: $tool not found (apt-get install vorbis-tools sox)" >&2; exit 1; }
@@ -90,6 +90,7 @@ PY
 kbps_of() { awk -v b="$(stat -c %s "$1")" -v s="$2" 'BEGIN { printf "%.1f", b * 8 / s / 1000 }'; }
 clean_of() { local o; o="$(ogginfo "$1" 2>&1)" && ! grep -qiE 'warning|error' <<<"$o" && echo clean || echo WARN; }
 
+report() {
 echo "# transcode-speed.sh — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "# machine: $(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //')"
 echo "# load: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)   repeat: $REPEAT (best of)"
@@ -121,3 +122,5 @@ for master in "${MASTERS[@]}"; do
     done
 done
 echo "# outputs in $OUT_DIR"
+}
+report | tee -a "$RESULTS"

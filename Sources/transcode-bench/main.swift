@@ -1,0 +1,89 @@
+// transcode-bench SOURCE KBPS OUT [--q QUALITY] [--passes N] [--max-trial S] [--min-trial S] [--windows N]
+//                 [--fraction F] [--chunk BYTES] [--serial N]
+// Transcodes SOURCE (.wav master or .ogg rendition) with VorbisTranscoder to OUT and prints one
+// line: wall time, time to the headers and to the first audio page, bytes, average bitrate,
+// calibrated quality and trial passes.
+import OggEdgeCore
+import OggEdgeTranscoder
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func fail(_ message: String) -> Never {
+    print("transcode-bench: \(message)")
+    exit(2)
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+var options = TranscodeOptions()
+var chunk = 65_536
+var serial: Int32 = 12345
+var positional: [String] = []
+while !args.isEmpty {
+    let arg = args.removeFirst()
+    func value() -> String {
+        if args.isEmpty { fail("\(arg) needs a value") }
+        return args.removeFirst()
+    }
+    switch arg {
+    case "--passes": options.maxTrialPasses = Int(value()) ?? 2
+    case "--max-trial": options.maxTrialSeconds = Double(value()) ?? 3
+    case "--min-trial": options.minTrialSeconds = Double(value()) ?? 1
+    case "--windows": options.trialWindows = Int(value()) ?? 4
+    case "--fraction": options.trialFraction = Double(value()) ?? 0.04
+    case "--q": options.fixedQuality = Float(value())
+    case "--chunk": chunk = Int(value()) ?? chunk
+    case "--serial": serial = Int32(value()) ?? serial
+    default: positional.append(arg)
+    }
+}
+guard positional.count == 3, let kbps = Int(positional[1]) else {
+    fail("usage: transcode-bench SOURCE KBPS OUT [--passes N] [--max-trial S] [--windows N] [--fraction F]")
+}
+let (sourcePath, outPath) = (positional[0], positional[2])
+let kind: TranscodeSourceKind = sourcePath.lowercased().hasSuffix(".ogg") ? .oggRendition : .wavMaster
+
+let start = now()
+let transcoder: VorbisTranscoder
+do {
+    transcoder = try VorbisTranscoder(sourcePath: sourcePath, kind: kind, targetKbps: kbps, serial: serial, options: options)
+} catch {
+    print("error reason=\(error.reason) \(error.description)")
+    exit(1)
+}
+guard let out = fopen(outPath, "wb") else { fail("cannot write \(outPath)") }
+var headersAt = 0.0, firstAudioAt = 0.0, total = 0
+do {
+    while !transcoder.isFinished {
+        let bytes = try transcoder.next(minBytes: chunk)
+        if headersAt == 0 { headersAt = now() - start }
+        if firstAudioAt == 0, transcoder.firstAudioPageEnd != nil { firstAudioAt = now() - start }
+        total += bytes.count
+        _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, out) }
+    }
+} catch {
+    print("error reason=\(error.reason) \(error.description)")
+    exit(1)
+}
+fclose(out)
+let elapsed = now() - start
+let seconds = Double(transcoder.samplesEncoded) / Double(transcoder.probe.sampleRate)
+let kbpsOut = Double(total) * 8 / seconds / 1000
+let c = transcoder.calibration
+let passes = c.passes.map { "q\(($0.quality * 1000).rounded() / 100)=\(Int($0.kbps.rounded()))" }.joined(separator: ",")
+print("""
+wall=\(String(Int(elapsed * 1000))) ms headers=\(Int(headersAt * 1000)) ms first_audio=\(Int(firstAudioAt * 1000)) ms \
+bytes=\(total) dur=\(seconds) kbps=\((kbpsOut * 10).rounded() / 10) target=\(kbps) \
+err=\(((kbpsOut / Double(kbps) - 1) * 1000).rounded() / 10)% q=\((c.quality * 1000).rounded() / 100) \
+trial=\((c.trialSeconds * 100).rounded() / 100)s passes=[\(passes)] peak_buffered=\(transcoder.peakBufferedBytes) \
+first_page_end=\(transcoder.firstAudioPageEnd ?? -1)
+""")
