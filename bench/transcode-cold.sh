@@ -26,7 +26,7 @@ out="bench/results/transcode-cold-$(date -u +%Y%m%d).txt"
 echo "date: $(date -u +%FT%TZ)"
 echo "machine: $(uname -srm), $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "command: bench/transcode-cold.sh $kbps \"$levels\"  (30 s stereo 44.1 kHz masters, ${kbps} kbps)"
-printf '%-6s %10s %10s %10s %14s %14s %10s\n' conc ttfb_p50 ttfb_p99 ttfb_max playstart_p50 playstart_p99 peak_rss
+printf '%-6s %10s %10s %10s %14s %14s %10s %16s\n' conc ttfb_p50 ttfb_p99 ttfb_max playstart_p50 playstart_p99 peak_rss bitrate_err_range
 for n in $levels; do
   rm -rf "$work/cache" "$work/media/masters"/*; mkdir -p "$work/cache"
   for i in $(seq "$n"); do cp media/masters/demo.wav "$work/media/masters/cold$i.wav"; done
@@ -36,10 +36,12 @@ for n in $levels; do
   for i in $(seq "$n"); do "$bin" sign "/tracks/cold${i}_${kbps}kbps.ogg" --ttl 600; done > "$work/urls"
   sed 's|^|http://127.0.0.1:18099|' "$work/urls" | xargs -P "$n" -I{} curl -s -o /dev/null -w '%{time_starttransfer}\n' {} > "$work/ttfb"
   rss=$(awk '/VmHWM/ {print $2 " kB"}' /proc/$pid/status)
+  # Bitrate of every finished rendition against its label (30 s masters).
+  err=$(for f in "$work/cache/renditions"/*.ogg; do stat -c %s "$f"; done | awk -v k="$kbps" '{e=($1*8/30/1000-k)/k*100; if(NR==1||e<lo)lo=e; if(NR==1||e>hi)hi=e} END {printf "%+.1f..%+.1f%%", lo, hi}')
   kill $pid; wait $pid 2>/dev/null || true
   ttfb_ms=$(awk '{printf "%.1f\n", $1*1000}' "$work/ttfb")
   play_ms=$(grep -o '"playback_start_us":[0-9][0-9]*' "$work/d-$n.jsonl" | cut -d: -f2 | awk '{printf "%.1f\n", $1/1000}')
-  printf '%-6s %10s %10s %10s %14s %14s %10s\n' "$n" "$(echo "$ttfb_ms" | pct 50)" "$(echo "$ttfb_ms" | pct 99)" "$(echo "$ttfb_ms" | pct 100)" \
-    "$(echo "$play_ms" | pct 50)" "$(echo "$play_ms" | pct 99)" "$rss"
+  printf '%-6s %10s %10s %10s %14s %14s %10s %16s\n' "$n" "$(echo "$ttfb_ms" | pct 50)" "$(echo "$ttfb_ms" | pct 99)" "$(echo "$ttfb_ms" | pct 100)" \
+    "$(echo "$play_ms" | pct 50)" "$(echo "$play_ms" | pct 99)" "$rss" "$err"
 done
 } | tee -a "$out"
