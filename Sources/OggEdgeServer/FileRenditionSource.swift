@@ -71,23 +71,10 @@ public struct FileRenditionSource: RenditionSource {
     /// granule position of a file.
     static func readFacts(fd: Int32, size: Int64) -> OggFacts {
         let window = 64 * 1024
-        let head = preadBytes(fd: fd, offset: 0, count: Int(min(Int64(window), size)))
+        let head = (try? preadFully(fd, count: Int(min(Int64(window), size)), offset: 0)) ?? []
         let tailStart = max(0, size - Int64(window))
-        let tail = preadBytes(fd: fd, offset: tailStart, count: Int(size - tailStart))
+        let tail = (try? preadFully(fd, count: Int(size - tailStart), offset: tailStart)) ?? []
         return OggFacts(head: head, tail: tail)
-    }
-
-    static func preadBytes(fd: Int32, offset: Int64, count: Int) -> [UInt8] {
-        guard count > 0 else { return [] }
-        var bytes = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            done += n
-        }
-        return Array(bytes.prefix(done))
     }
 }
 
@@ -160,17 +147,7 @@ final class FileRenditionReader: RenditionReader, @unchecked Sendable {
     /// was opened (size and mtime unchanged), so bytes of a file rewritten in place are never
     /// taken for the old version's.
     func readExactly(offset: Int64, count: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        try bytes.withUnsafeMutableBytes { ptr in
-            var done = 0
-            while done < count {
-                let n = pread(fd, ptr.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw SourceReadError.io(errno: errno) }
-                if n == 0 { throw SourceReadError.truncated }
-                done += n
-            }
-        }
+        let bytes = try preadFully(fd, count: count, offset: offset)
         var st = stat()
         guard fstat(fd, &st) == 0, Int64(st.st_size) == identity.size,
               Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec) == identity.mtimeNanos
@@ -200,19 +177,7 @@ final class FileRenditionReader: RenditionReader, @unchecked Sendable {
 
     /// Reads `range` with `pread` straight into `buffer`'s writable bytes.
     private func preadInto(_ buffer: inout ByteBuffer, _ range: ByteRange) throws {
-        let want = Int(range.length)
-        let offset = range.start
-        try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { ptr in
-            var done = 0
-            while done < want {
-                let n = pread(fd, ptr.baseAddress! + done, want - done, off_t(offset) + off_t(done))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw SourceReadError.io(errno: errno) }
-                if n == 0 { throw SourceReadError.truncated }
-                done += n
-            }
-            return done
-        }
+        try buffer.writePread(fd, count: Int(range.length), offset: range.start)
     }
 
     func close() {

@@ -153,17 +153,6 @@ final class TranscodeSession: Sendable {
     /// Copies produced bytes at `offset` (at most `count`) from the output file.
     func readProduced(offset: Int64, count: Int) throws -> [UInt8] {
         let available = Int(min(Int64(count), produced - offset))
-        guard available > 0 else { return [] }
-        var bytes = [UInt8](repeating: 0, count: available)
-        try bytes.withUnsafeMutableBytes { ptr in
-            var done = 0
-            while done < available {
-                let n = pread(fd, ptr.baseAddress! + done, available - done, off_t(offset) + off_t(done))
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw SourceReadError.truncated }
-                done += n
-            }
-        }
-        return bytes
+        return try preadFully(fd, count: max(0, available), offset: offset)
     }
 }
