@@ -4,7 +4,7 @@ import OggEdgeCore
 extension TrackResponder {
     /// Answers for a rendition still being encoded.
     ///
-    /// From byte 0 (or no `Range`): `200`, streamed while encoding, with no `Content-Length`
+    /// From byte 0 (no `Range`, or `bytes=0-`): `200`, streamed while encoding, with no `Content-Length`
     /// (a length that is not known is never announced). A closed range already produced, or
     /// produced within `liveRangeWait`: `206 bytes a-b/*`. An open range `a-`: `206` with what
     /// exists from `a` at that moment (`bytes a-p/*`); the player asks for the rest next. A suffix
@@ -23,8 +23,11 @@ extension TrackResponder {
         out[.cacheControl] = "no-store"
 
         let specs = headers[.range].flatMap { RangeResolver.parse(Substring($0), maxRanges: rangePolicy.maxRanges) }
-        // Several ranges of a live rendition: answer the first (players send one).
-        guard let spec = specs?.first else {
+        // Several ranges of a live rendition: answer the first (players send one). `bytes=0-` (a
+        // browser's first request) is a request from byte 0: it streams like a plain GET, since
+        // a 206 needs a last byte position that is not known yet.
+        let first = specs?.first
+        guard let spec = first, spec != .from(0) else {
             // Wait for the first output (the Vorbis headers) before answering, so a source that
             // cannot be decoded is a clear 502 rather than a 200 cut off after its head.
             let (_, phase) = await session.wait(forProduced: 1, timeout: liveRangeWait)

@@ -106,8 +106,15 @@ struct RedisStreamShipperTests {
         // As if the process died after XADD of records 4..<10 but before their commit.
         try staleCommit.write(to: URL(fileURLWithPath: commitFile))
 
-        let second = try RedisStreamShipper(endpoint: server.endpoint, spoolDirectory: spool,
+        // The first shipper's lock goes with its last reference (its run task may still hold one
+        // for a moment after it stopped): wait for it rather than race it.
+        var opened: RedisStreamShipper?
+        #expect(await eventually {
+            opened = try RedisStreamShipper(endpoint: server.endpoint, spoolDirectory: spool,
                                             options: fastOptions(), logger: testLogger)
+            return true
+        })
+        let second = try #require(opened)
         #expect(second.stats.spooledBytes > 0, "the six records after the stale commit are unsent again")
         let secondTask = start(second)
         for n in 10..<15 { second.enqueue(record(n)) }
