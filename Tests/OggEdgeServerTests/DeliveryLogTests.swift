@@ -91,6 +91,30 @@ import Testing
         }
     }
 
+    @Test func headAndMultipartResponsesAreLoggedByteAccurately() async throws {
+        try await TestServer.with { server in
+            let target = server.sign("/tracks/demo_96kbps.ogg")
+            let head = try await server.fetch(target, method: .HEAD)
+            let multi = try await server.fetch(target, headers: [("Range", "bytes=0-99,200-299")])
+            let notModified = try await server.fetch(target, headers: [("If-None-Match", head.header("ETag") ?? "")])
+            #expect(notModified.status == 304)
+            let records = try await server.deliveryRecords().filter { $0["track"] as? String == "demo" }
+            #expect(records.count == 3)
+            let h = try #require(records.first { $0["method"] as? String == "HEAD" })
+            #expect(h["bytes_sent"] as? Int == 0)
+            #expect(h["content_length"] as? Int == TestMedia.bytes("demo_96kbps.ogg").count)
+            #expect(h["playback_start_us"] is NSNull)
+            #expect(h["aborted"] as? Bool == false)
+            let m = try #require(records.first { $0["status"] as? Int == 206 })
+            #expect(m["bytes_sent"] as? Int == multi.body.count)
+            #expect(m["content_length"] as? Int == multi.body.count)
+            #expect(m["range"] as? String == "bytes=0-99,200-299")
+            #expect(m["range_start"] as? Int == 0 && m["range_end"] as? Int == 299)
+            let n = try #require(records.first { $0["status"] as? Int == 304 })
+            #expect(n["bytes_sent"] as? Int == 0)
+        }
+    }
+
     @Test func metricsCarryTTFBHistogramsByCacheResult() async throws {
         try await TestServer.with { server in
             _ = try await server.fetch(server.sign("/tracks/tiny_96kbps.ogg"))
