@@ -148,7 +148,7 @@ final class ChunkWriter: @unchecked Sendable {
                     value[2] = UInt8(crc >> 16 & 0xff); value[3] = UInt8(crc >> 24)
                     value.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: 4).copyMemory(from: bytes, byteCount: bytes.count) }
                     try value.withUnsafeBytes { try txn.put(env.chunks, key: id.key, value: $0) }
-                    store?.recency.withLock { $0.touch(id) }
+                    store?.recency.withLock { $0.touch(id, verified: true) }
                 case .deleteChunk(let id):
                     try txn.delete(env.chunks, key: id.key)
                     store?.recency.withLock { $0.remove(id) }
