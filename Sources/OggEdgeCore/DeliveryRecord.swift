@@ -207,7 +207,8 @@ public enum RFC3339 {
         let millis = ms - seconds * 1000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secOfDay = seconds - days * 86_400
-        let (y, m, d) = civil(fromDays: days)
+        let date = HTTPDate.civilFromDays(days)
+        let (y, m, d) = (Int64(date.year), Int64(date.month), Int64(date.day))
         func pad(_ v: Int64, _ width: Int) {
             let s = String(v)
             if s.utf8.count < width { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - s.utf8.count)) }
@@ -225,18 +226,5 @@ public enum RFC3339 {
         var out: [UInt8] = []
         appendMillis(ms, to: &out)
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Howard Hinnant's days-to-civil algorithm.
-    static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 }
