@@ -115,6 +115,22 @@ import Testing
         }
     }
 
+    @Test func aRangeBeyondWhatIsProducedWaitsThenAnswers503() async throws {
+        try await TestServer.with(configure: { $0.limits.liveRangeWaitSeconds = 0 }) { server in
+            let target = server.sign("/tracks/solo_96kbps.ogg")
+            let early = try await server.fetch(target, headers: [("Range", "bytes=5000000-5000100")])
+            #expect(early.status == 503)
+            #expect(early.header("Retry-After") == "1")
+            #expect(early.bodyText == #"{"error":"transcode_in_progress"}"#)
+            // Once the encode is done the same range is simply unsatisfiable.
+            let whole = try await server.fetch(target)
+            #expect(whole.status == 200)
+            let late = try await server.fetch(target, headers: [("Range", "bytes=5000000-5000100")])
+            #expect(late.status == 416)
+            #expect(late.header("Content-Range") == "bytes */\(whole.body.count)")
+        }
+    }
+
     @Test func corruptSourcesGiveAClearErrorAndNoCrash() async throws {
         try await TestServer.with { server in
             for name in ["broken_160kbps.ogg", "brokenr_96kbps.ogg"] {
