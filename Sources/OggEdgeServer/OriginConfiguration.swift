@@ -61,7 +61,10 @@ public struct OriginConfiguration: Sendable {
         public var sendStallTimeoutSeconds: Int64 = 30
         /// Most concurrent connections; further ones wait in the accept backlog.
         public var maxConnections = 4096
-        /// In-flight responses get this long to finish after SIGTERM.
+        /// After SIGTERM, `/readyz` answers 503 for this long while connections are still
+        /// accepted, so load balancers stop sending new work first.
+        public var drainDelayMilliseconds: Int64 = 1000
+        /// In-flight responses get this long to finish after the listener closed.
         public var shutdownGraceSeconds: Int64 = 10
         /// Bodies up to this size are sent with the head in one write.
         public var singleWriteLimit = 256 * 1024

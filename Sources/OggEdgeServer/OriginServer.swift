@@ -8,6 +8,7 @@ import OggEdgeCache
 import OggEdgeCore
 import OggEdgeRedis
 import ServiceLifecycle
+import Synchronization
 
 /// The OggEdge origin as a service: HTTP/1.1 server, delivery log and shutdown handling.
 ///
@@ -213,7 +214,10 @@ public struct OriginServer: Sendable {
                 await onListening(channel.localAddress?.port ?? 0)
             }
         )
-        let drain = DrainWatcher(readiness: readiness, server: server, grace: .seconds(limits.shutdownGraceSeconds), logger: logger)
+        let drain = DrainWatcher(
+            readiness: readiness, server: server, drainDelay: .milliseconds(limits.drainDelayMilliseconds),
+            grace: .seconds(limits.shutdownGraceSeconds), logger: logger
+        )
         // Started in this order, stopped in reverse: the server first, the log and shipper last.
         var services: [any Service] = []
         if let shipper { services.append(shipper) }
@@ -231,25 +235,44 @@ public struct OriginServer: Sendable {
 struct DrainWatcher: Service {
     let readiness: Readiness
     let server: any Service
+    /// How long `/readyz` answers 503 while the listener still accepts, so load balancers
+    /// stop sending new work before connections are refused.
+    let drainDelay: Duration
     let grace: Duration
     let logger: Logger
 
     func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await server.run() }
-                group.addTask {
-                    // Wait for shutdown, then give in-flight responses `grace` before cancelling.
-                    try await gracefulShutdown()
-                    try await Task.sleep(for: grace)
+        // The HTTP server runs in its own group, detached from ours, so that our graceful
+        // shutdown reaches it only after the drain delay.
+        let inner = ServiceGroup(
+            configuration: .init(services: [server], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        )
+        let (ended, endedContinuation) = AsyncStream<Never>.makeStream()
+        let serving = Task.detached {
+            defer { endedContinuation.finish() }
+            try await inner.run()
+        }
+        let drainTask = Mutex<Task<Void, Never>?>(nil)
+        let (readiness, drainDelay, grace, logger) = (self.readiness, self.drainDelay, self.grace, self.logger)
+        try await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                for await _ in ended {}  // until the server has stopped
+            } onGracefulShutdown: {
+                readiness.startDraining()
+                let task = Task {
+                    try? await Task.sleep(for: drainDelay)
+                    await inner.triggerGracefulShutdown()
+                    // In-flight responses get `grace`; then they are cancelled.
+                    guard (try? await Task.sleep(for: grace)) != nil else { return }
                     logger.warning("shutdown grace period over; cancelling in-flight responses")
+                    serving.cancel()
                 }
-                // Whichever finishes first: the server (all connections done) or the grace timer.
-                _ = try await group.next()
-                group.cancelAll()
+                drainTask.withLock { $0 = task }
             }
-        } onGracefulShutdown: {
-            readiness.startDraining()
+            drainTask.withLock { $0?.cancel() }
+            try await serving.value
+        } onCancel: {
+            serving.cancel()
         }
     }
 }

@@ -147,6 +147,22 @@ import Testing
         }
     }
 
+    @Test func readyzTurns503WhileDraining() async throws {
+        let server = try await TestServer.start(configure: { $0.limits.drainDelayMilliseconds = 1500 })
+        #expect(try await server.fetch("/readyz").status == 200)
+        let stopping = Task { await server.stop() }
+        var sawDraining = false
+        for _ in 0..<40 where !sawDraining {
+            let r = try? await server.fetch("/readyz")
+            sawDraining = r?.status == 503 && r?.bodyText == "draining\n"
+            if !sawDraining { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(sawDraining)
+        // Still serving while draining.
+        #expect(try await server.fetch("/healthz").status == 200)
+        await stopping.value
+    }
+
     @Test func adminNeedsTheBearerToken() async throws {
         try await TestServer.with { server in
         #expect(try await server.fetch("/admin/stats").status == 401)

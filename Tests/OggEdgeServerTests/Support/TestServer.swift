@@ -45,6 +45,7 @@ final class TestServer: Sendable {
         config.deliveryLogPath = logDir + "/delivery.jsonl"
         config.cacheDirectory = logDir + "/cache"
         config.adminToken = adminToken
+        config.limits.drainDelayMilliseconds = 0
         configure(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
