@@ -62,6 +62,7 @@ let package = Package(
         // `oggedge report`: summaries of a delivery log.
         .target(
             name: "OggEdgeReport",
+            dependencies: ["OggEdgeCore"],
             swiftSettings: swiftSettings
         ),
         // Test support shared by test targets: a real redis-server on a free loopback port.

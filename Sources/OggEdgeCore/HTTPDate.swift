@@ -168,8 +168,8 @@ public enum HTTPDate {
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 
-    /// Days since 1970-01-01 of a civil date.
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int64 {
+    /// Days since 1970-01-01 of a proleptic-Gregorian civil date.
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int64 {
         let y = Int64(month <= 2 ? year - 1 : year)
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400

@@ -1,4 +1,5 @@
 import Foundation
+import OggEdgeCore
 
 /// What a report covers.
 public struct ReportOptions: Sendable {
@@ -177,9 +178,9 @@ struct ReportAccumulator {
         return DeliveryReport(
             linesRead: linesRead, skippedLines: skipped, outsideWindow: outside,
             sinceSeconds: options.since.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 },
-            windowStart: cutoffMs.map { RFC3339Parser.format(millis: $0) },
-            firstTimestamp: firstMs.map { RFC3339Parser.format(millis: $0) },
-            lastTimestamp: lastMs.map { RFC3339Parser.format(millis: $0) },
+            windowStart: cutoffMs.map { RFC3339.formatMillis($0) },
+            firstTimestamp: firstMs.map { RFC3339.formatMillis($0) },
+            lastTimestamp: lastMs.map { RFC3339.formatMillis($0) },
             requests: requests, bytesSent: bytesSent,
             hitResponses: hits, audioResponses: audioResponses,
             hitRatio: audioResponses > 0 ? Double(hits) / Double(audioResponses) : nil,
