@@ -4,7 +4,11 @@
 // - The first and last packets of any encode carry start-up and flush costs the real encode pays
 //   once, so only steady-state packets are counted.
 // - Excerpts joined by hard cuts or fades through silence overestimate by 5-10 % (every cut is a
-//   transient); joined by a 2048-frame crossfade they are within a few percent on masters.
+//   transient); joined by a 2048-frame crossfade they are within a few percent on music. On
+//   strictly periodic signals (test tones, square waves) a crossfade between excerpts out of
+//   phase partly cancels and misled the calibration by 20-50 % either way; so each excerpt
+//   starts at the offset (within `alignSearch` frames) whose waveform best matches the strip's
+//   end, which makes the join of a periodic signal nearly seamless.
 // - A source that went through Vorbis before (an Ogg rendition) is ~5-7 % cheaper to re-encode in
 //   phase with its original long blocks, and the real encode is in phase. An excerpt cannot be
 //   joined in phase (the join shifts the encoder's block grid), so for such sources every excerpt
@@ -29,6 +33,10 @@ final class TrialExcerpt {
     static let minSeparateSeconds = 0.4
     /// Crossfade at the joins of the joined form, frames.
     static let crossfade = 2048
+    /// Offsets searched for the best-matching start of a joined excerpt, frames.
+    static let alignSearch = 1024
+    /// Frames compared per candidate offset.
+    static let alignCompare = 256
 
     init(source: any PCMSource, options: TranscodeOptions, quality: Float) throws(TranscodeError) {
         channels = source.channels
@@ -64,15 +72,23 @@ final class TrialExcerpt {
                 _ = try source.seekInPhase(near: Int64(span * (Double(w) + jitter) / Double(count)),
                                            hop: grid.hop, phase: grid.phase)
             }
-            let planes = (0..<channels).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: length) }
+            // Joined excerpts after the first read extra frames to choose their start from.
+            let extra = (joined != nil && lengths[0] > 0) ? Self.alignSearch : 0
+            let planes = (0..<channels).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: length + extra) }
             var got = 0
-            while got < length {
+            while got < length + extra {
                 var dest: [UnsafeMutablePointer<Float>?] = planes.map { $0 + got }
                 let n = try dest.withUnsafeMutableBufferPointer { (buffer) throws(TranscodeError) -> Int in
-                    try source.read(into: buffer.baseAddress!, maxFrames: min(4096, length - got))
+                    try source.read(into: buffer.baseAddress!, maxFrames: min(4096, length + extra - got))
                 }
                 if n == 0 { break }
                 got += n
+            }
+            var start = 0
+            if let joined, extra > 0 {
+                start = Self.bestStart(strip: joined, end: lengths[0], candidate: planes, available: got,
+                                       search: min(extra, max(0, got - Self.alignCompare)))
+                got = min(got - start, length)
             }
             seconds += Double(got) / rate
             guard let joined else {
@@ -90,19 +106,45 @@ final class TrialExcerpt {
             let end = lengths[0]
             let overlap = min(Self.crossfade, got / 2, end)
             for c in 0..<channels {
-                let to = joined[c] + end - overlap, from = planes[c]
+                let to = joined[c] + end - overlap, from = planes[c] + start
                 for i in 0..<overlap {
                     let g = Float(i) / Float(overlap)
                     to[i] = to[i] * (1 - g) + from[i] * g
                 }
                 (to + overlap).update(from: from + overlap, count: got - overlap)
-                from.deallocate()
+                planes[c].deallocate()
             }
             lengths[0] = end + got - overlap
         }
     }
 
     deinit { release() }
+
+    /// The offset in `0..<search` at which `candidate` best continues the strip: the crossfade
+    /// blends the strip's last `crossfade` frames with the candidate's first ones, so compare the
+    /// start of that region (least squared difference, all channels).
+    static func bestStart(strip: [UnsafeMutablePointer<Float>], end: Int, candidate: [UnsafeMutablePointer<Float>],
+                          available: Int, search: Int) -> Int {
+        let overlap = min(crossfade, end)
+        let compare = min(alignCompare, overlap, available)
+        guard search > 1, compare > 0 else { return 0 }
+        var best = 0, bestError = Float.infinity
+        for offset in 0..<search where offset + compare <= available {
+            var error: Float = 0
+            for c in 0..<strip.count {
+                let a = strip[c] + end - overlap, b = candidate[c] + offset
+                for i in 0..<compare {
+                    let d = a[i] - b[i]
+                    error += d * d
+                }
+            }
+            if error < bestError {
+                bestError = error
+                best = offset
+            }
+        }
+        return best
+    }
 
     /// What one trial encode measured.
     struct Measurement {

@@ -25,9 +25,14 @@ public final class VorbisTranscoder: @unchecked Sendable {
     /// How the VBR quality was chosen (trial passes and their measured bitrates).
     public let calibration: QualityCalibration
     /// The nominal bitrate written into the identification header, kbit/s: `targetKbps`,
-    /// unless libvorbis cannot get within 15 % of it for this layout (e.g. 320 kbit/s mono
-    /// tops out near 240 at the highest quality); then the bitrate calibration predicts.
+    /// unless even the lowest quality stays more than 15 % above it (content too dense for the
+    /// label; bits cannot be taken away); then what the bitrate calibration predicts. Content
+    /// too simple for the label is padded up to it instead (see ``paddingBytes``).
     public let nominalKbps: Int
+    /// Zero bytes appended to audio packets so far to keep the average near the label for content
+    /// that cannot use it even at the highest quality (what libvorbis's hard-minimum bitrate
+    /// management does; decoders ignore them). See `BitrateFloor`.
+    public var paddingBytes: Int64 { floor.paddingBytes }
     /// Offset just past the first audio page in the output so far, once written.
     public private(set) var firstAudioPageEnd: Int64?
     /// Bytes returned by `next` so far.
@@ -52,6 +57,9 @@ public final class VorbisTranscoder: @unchecked Sendable {
     private var headersWritten = false
     private var lastPageGranule: Int64 = 0
     private var failure: TranscodeError?
+    private var floor: BitrateFloor
+    /// Scratch space for padded packets (libogg copies a packet in, so it is reused).
+    private var padded: [UInt8] = []
 
     /// Opens `sourcePath`, calibrates the quality with short trial encodes, and sets up the
     /// encoder for an Ogg stream with serial number `serial`. No output is produced yet.
@@ -86,16 +94,20 @@ public final class VorbisTranscoder: @unchecked Sendable {
         encoder = try VorbisEncoder(channels: source.channels, sampleRate: source.sampleRate,
                                     quality: calibration.quality, nominalBitrate: nominalKbps * 1000,
                                     comments: comments)
+        floor = BitrateFloor(targetBitsPerSecond: Double(targetKbps) * 1000, sampleRate: source.sampleRate,
+                             totalFrames: source.totalFrames,
+                             predictedBitsPerSecond: calibration.predictedKbps.map { $0 * 1000 },
+                             pinnedAtTop: calibration.quality >= VorbisEncoder.qualityRange.upperBound - 0.001)
         ogg_stream_init(stream, serial)
     }
 
-    /// `targetKbps`, or the predicted bitrate when the quality is pinned at an end of the range
-    /// and the prediction is more than 15 % away from the target.
+    /// `targetKbps`, or the predicted bitrate when the quality is pinned at the bottom of the
+    /// range and the prediction is more than 15 % above the target.
     static func honestNominal(targetKbps: Int, calibration: QualityCalibration) -> Int {
         let range = VorbisEncoder.qualityRange
         guard let predicted = calibration.predictedKbps,
-              calibration.quality >= range.upperBound - 0.001 || calibration.quality <= range.lowerBound + 0.001,
-              abs(predicted / Double(targetKbps) - 1) > 0.15
+              calibration.quality <= range.lowerBound + 0.001,
+              predicted / Double(targetKbps) - 1 > 0.15
         else { return targetKbps }
         return max(1, Int(predicted.rounded()))
     }
@@ -122,6 +134,7 @@ public final class VorbisTranscoder: @unchecked Sendable {
         var out: [UInt8] = []
         if !headersWritten {
             encoder.withHeaderPackets { packet in
+                floor.countHeader(bytes: packet.pointee.bytes)
                 ogg_stream_packetin(stream, packet)
                 flushPages(into: &out)
             }
@@ -151,7 +164,7 @@ public final class VorbisTranscoder: @unchecked Sendable {
         let earlyEnd = Int64(options.earlyPhaseSeconds * Double(rate))
         let earlyPage = Int64(options.earlyPageSeconds * Double(rate))
         encoder.drainPackets { packet in
-            ogg_stream_packetin(stream, packet)
+            packetIn(packet)
             let granule = Int64(packet.pointee.granulepos)
             if packet.pointee.e_o_s != 0 {
                 flushPages(into: &out)
@@ -167,6 +180,26 @@ public final class VorbisTranscoder: @unchecked Sendable {
             isFinished = true
         }
         peakBufferedBytes = max(peakBufferedBytes, pending())
+    }
+
+    /// Hands an audio packet to libogg, with the zero padding `BitrateFloor` asks for.
+    private func packetIn(_ packet: UnsafeMutablePointer<ogg_packet>) {
+        let size = packet.pointee.bytes
+        let pad = floor.padding(packetBytes: size, granule: Int64(packet.pointee.granulepos))
+        guard pad > 0 else {
+            ogg_stream_packetin(stream, packet)
+            return
+        }
+        if padded.count < size + pad { padded = [UInt8](repeating: 0, count: (size + pad) * 2) }
+        padded.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            base.update(from: packet.pointee.packet, count: size)
+            (base + size).update(repeating: 0, count: pad)
+            var copy = packet.pointee
+            copy.packet = base
+            copy.bytes = size + pad
+            ogg_stream_packetin(stream, &copy)
+        }
     }
 
     private func flushPages(into out: inout [UInt8]) {

@@ -1,8 +1,11 @@
 // transcode-bench SOURCE KBPS OUT [--q QUALITY] [--passes N] [--max-trial S] [--min-trial S] [--windows N]
-//                 [--fraction F] [--chunk BYTES] [--serial N]
+//                 [--fraction F] [--chunk BYTES] [--serial N] [--starts N]
+//                 [--early-page S]
 // Transcodes SOURCE (.wav master or .ogg rendition) with VorbisTranscoder to OUT and prints one
 // line: wall time, time to the headers and to the first audio page, bytes, average bitrate,
-// calibrated quality and trial passes.
+// calibrated quality and trial passes. With --starts N it instead starts the transcode N times
+// (open, calibrate, headers, first audio page; what a cold request waits for) and prints the mean
+// and minimum thread CPU time of one start.
 import OggEdgeCore
 import OggEdgeTranscoder
 
@@ -18,6 +21,12 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
+func threadCPU() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
 func fail(_ message: String) -> Never {
     print("transcode-bench: \(message)")
     exit(2)
@@ -27,6 +36,7 @@ var args = Array(CommandLine.arguments.dropFirst())
 var options = TranscodeOptions()
 var chunk = 65_536
 var serial: Int32 = 12345
+var starts = 0
 var positional: [String] = []
 while !args.isEmpty {
     let arg = args.removeFirst()
@@ -43,6 +53,8 @@ while !args.isEmpty {
     case "--q": options.fixedQuality = Float(value())
     case "--chunk": chunk = Int(value()) ?? chunk
     case "--serial": serial = Int32(value()) ?? serial
+    case "--starts": starts = Int(value()) ?? 0
+    case "--early-page": options.earlyPageSeconds = Double(value()) ?? options.earlyPageSeconds
     default: positional.append(arg)
     }
 }
@@ -51,6 +63,27 @@ guard positional.count == 3, let kbps = Int(positional[1]) else {
 }
 let (sourcePath, outPath) = (positional[0], positional[2])
 let kind: TranscodeSourceKind = sourcePath.lowercased().hasSuffix(".ogg") ? .oggRendition : .wavMaster
+
+if starts > 0 {
+    var costs: [Double] = []
+    var calibration: QualityCalibration?
+    for _ in 0..<starts {
+        let cpu = threadCPU()
+        do {
+            let t = try VorbisTranscoder(sourcePath: sourcePath, kind: kind, targetKbps: kbps, serial: serial, options: options)
+            while t.firstAudioPageEnd == nil, !t.isFinished { _ = try t.next(minBytes: 1) }
+            calibration = t.calibration
+        } catch {
+            fail("\(error.reason) \(error.description)")
+        }
+        costs.append((threadCPU() - cpu) * 1000)
+    }
+    let mean = costs.reduce(0, +) / Double(costs.count)
+    let q = calibration.map { ($0.quality * 1000).rounded() / 100 } ?? 0
+    print("starts=\(starts) cpu_ms_mean=\((mean * 100).rounded() / 100) cpu_ms_min=\(((costs.min() ?? 0) * 100).rounded() / 100) "
+          + "q=\(q) trial=\(((calibration?.trialSeconds ?? 0) * 100).rounded() / 100)s passes=\(calibration?.passes.count ?? 0)")
+    exit(0)
+}
 
 let start = now()
 let transcoder: VorbisTranscoder
@@ -85,5 +118,5 @@ wall=\(String(Int(elapsed * 1000))) ms headers=\(Int(headersAt * 1000)) ms first
 bytes=\(total) dur=\(seconds) kbps=\((kbpsOut * 10).rounded() / 10) target=\(kbps) \
 err=\(((kbpsOut / Double(kbps) - 1) * 1000).rounded() / 10)% q=\((c.quality * 1000).rounded() / 100) \
 trial=\((c.trialSeconds * 100).rounded() / 100)s passes=[\(passes)] peak_buffered=\(transcoder.peakBufferedBytes) \
-first_page_end=\(transcoder.firstAudioPageEnd ?? -1)
+first_page_end=\(transcoder.firstAudioPageEnd ?? -1) padding=\(transcoder.paddingBytes) nominal=\(transcoder.nominalKbps)
 """)

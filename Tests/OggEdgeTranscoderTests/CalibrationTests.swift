@@ -86,10 +86,37 @@ import Testing
         #expect(abs(calibrated / 96 - 1) < abs(plain / 96 - 1), "table \(plain), calibrated \(calibrated)")
     }
 
+    /// The encoder's own bitrate (padding not counted: it would rescue the table too).
     private func transcodeKbps(_ path: String, kbps: Int, options: TranscodeOptions) throws -> Double {
         let t = try VorbisTranscoder(sourcePath: path, kind: .wavMaster, targetKbps: kbps, serial: 1, options: options)
         var total = 0
         while !t.isFinished { total += try t.next(minBytes: 1 << 20).count }
-        return Double(total) * 8 / (Double(t.samplesEncoded) / 44100) / 1000
+        return Double(total - Int(t.paddingBytes)) * 8 / (Double(t.samplesEncoded) / 44100) / 1000
+    }
+}
+
+/// Test tones: content that cannot use the label's bits even at the highest quality.
+@Suite struct SimpleContentTests {
+    static func sine(_ name: String, rate: Int, channels: Int) throws -> String {
+        let path = TestMedia.path(name)
+        if !FileManager.default.fileExists(atPath: path) {
+            let made = TestMedia.run("sox", ["-n", "-r", "\(rate)", "-c", "\(channels)", "-b", "16", path,
+                                             "synth", "6", "sine", "440", "vol", "0.5"])
+            try #require(made.status == 0, "\(made.output)")
+        }
+        return path
+    }
+
+    @Test(arguments: [(44100, 2, 160), (44100, 2, 320), (48000, 1, 320)])
+    func aSineMasterIsPaddedUpToItsLabel(rate: Int, channels: Int, kbps: Int) throws {
+        // One master per case: cases run in parallel.
+        let master = try Self.sine("sine\(rate)x\(channels)_\(kbps).wav", rate: rate, channels: channels)
+        let out = try TestMedia.transcode(master, kind: .wavMaster, kbps: kbps, name: "sine\(rate)x\(channels)_\(kbps).ogg")
+        let info = TestMedia.ogginfoClean(out.file)
+        #expect(info.clean, "ogginfo: \(info.output)")
+        #expect(out.lastGranule == Int64(rate * 6))
+        #expect(out.transcoder.paddingBytes > 0)
+        #expect(out.transcoder.nominalKbps == kbps)
+        #expect(abs(out.kbps / Double(kbps) - 1) < 0.15, "\(out.kbps) kbit/s for \(kbps)")
     }
 }
