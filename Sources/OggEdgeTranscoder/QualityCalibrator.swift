@@ -54,7 +54,9 @@ enum QualityCalibrator {
         // Bits/s of the subset relative to all excerpts, from the first (full) pass.
         var subsetFactor: Double?
         func run(_ q: Float) throws(TranscodeError) -> Double? {
-            let m = try excerpt.measure(quality: q, subsetOnly: subsetFactor != nil)
+            // The first pass runs at the guess for this layout: its encoder can be reused.
+            let m = try excerpt.measure(quality: q, subsetOnly: subsetFactor != nil,
+                                        reuse: passes.isEmpty && options.reuseTrialEncoders)
             let bitsPerSecond: Double
             if let all = m.all, all.seconds > 0 {
                 bitsPerSecond = all.bits / all.seconds

@@ -123,12 +123,15 @@ public struct TranscodeOptions: Sendable, Equatable {
     /// sources always get the second pass.
     public var unverifiedCorrection: Double = 0.12
     /// Audio per page (seconds) for the early pages of the stream, so a player can start quickly.
-    public var earlyPageSeconds: Double = 0.25
+    public var earlyPageSeconds: Double = 0.1
     /// How long (seconds of audio from the start) pages are forced out early.
     public var earlyPhaseSeconds: Double = 1.0
     /// Encode at this libvorbis quality (-0.1...1.0) instead of calibrating (one trial pass
     /// still measures it unless `maxTrialPasses` is 0). For measurements.
     public var fixedQuality: Float?
+    /// Keep the first calibration pass's encoder for the next calibration with the same settings
+    /// instead of setting up a new one each time (see `TrialEncoders`).
+    public var reuseTrialEncoders: Bool = true
     /// Frames read from the source and handed to the encoder per step.
     public var framesPerStep: Int = 1024
     /// Add an `ENCODER=` comment naming OggEdge when the source has none.

@@ -133,7 +133,7 @@ final class TrialExcerpt {
             var error: Float = 0
             for c in 0..<strip.count {
                 let a = strip[c] + end - overlap, b = candidate[c] + offset
-                for i in 0..<compare {
+                for i in stride(from: 0, to: compare, by: 2) { // every other frame: enough to tell phases apart
                     let d = a[i] - b[i]
                     error += d * d
                 }
@@ -157,42 +157,78 @@ final class TrialExcerpt {
         var headerBytes: Int
     }
 
-    /// Encodes the strips at `quality`, each with its own encoder, and measures the steady-state
-    /// packets: packets ending within the fade-in plus the first long block, or within the last
-    /// long block, carry start-up and flush costs and are not counted. With `subsetOnly`, only the
-    /// subset is encoded (half the work; the calibrator scales it by the subset/all ratio of an
-    /// earlier full pass).
-    func measure(quality: Float, subsetOnly: Bool = false) throws(TranscodeError) -> Measurement {
+    /// Encodes the strips at `quality` and measures the steady-state packets: packets ending
+    /// within the fade-in plus the first long block, or within the last long block, carry
+    /// start-up and flush costs and are not counted. With `subsetOnly`, only the subset is
+    /// encoded (half the work; the calibrator scales it by the subset/all ratio of an earlier full
+    /// pass).
+    ///
+    /// Separate strips each get a fresh encoder (their block grid must start in phase). The
+    /// joined strip borrows an encoder from `TrialEncoders` when `reuse` is set: it continues that
+    /// encoder's stream, skips one more long block at its start (the cut from what came before),
+    /// and pushes its last packets out with a mirrored tail instead of ending the stream, so the
+    /// encoder can go back on the shelf.
+    func measure(quality: Float, subsetOnly: Bool = false, reuse: Bool = false) throws(TranscodeError) -> Measurement {
         var all = (bits: 0.0, frames: 0), subset = (bits: 0.0, frames: 0), headerBytes = 0
         let joined = strips.count == 1
         for (index, (planes, length)) in zip(strips, lengths).enumerated() where length > 0 {
             let inSubset = joined || index < (strips.count + 1) / 2
             if subsetOnly, !inSubset { continue }
-            let encoder = try VorbisEncoder(channels: channels, sampleRate: sampleRate, quality: quality)
+            let shelved = joined && reuse
+                ? TrialEncoders.shared.take(channels: channels, sampleRate: sampleRate, quality: quality) : nil
+            let encoder: VorbisEncoder
+            if let shelved { encoder = shelved } else {
+                encoder = try VorbisEncoder(channels: channels, sampleRate: sampleRate, quality: quality)
+            }
+            let keep = joined && reuse
+            defer { if keep { TrialEncoders.shared.give(encoder) } }
             if headerBytes == 0 { headerBytes = encoder.headerBytes() }
             let long = encoder.grid.long
+            let base = Int(encoder.framesWritten)
             let subsetEnd = joined ? length / 2 : length
             let encoded = subsetOnly && joined ? min(length, subsetEnd + 2 * long) : length
-            let head = fades[index] + long, tail = encoded - long
+            let head = fades[index] + long + (base > 0 ? long : 0), tail = encoded - long
             var offset = 0, previous = 0
-            while !encoder.inputEnded {
+            let count = { (granule64: Int64, bytes: Int) in
+                let granule = Int(granule64) - base, bits = Double(bytes * 8)
+                defer { previous = max(previous, granule) }
+                guard granule > head, granule <= tail else { return }
+                all.bits += bits
+                all.frames += granule - previous
+                if inSubset, granule <= subsetEnd {
+                    subset.bits += bits
+                    subset.frames += granule - previous
+                }
+            }
+            while offset < encoded {
                 encoder.write(frames: 1024) { buffer in
                     let n = min(1024, encoded - offset)
                     for c in 0..<channels { buffer[c]?.update(from: planes[c] + offset, count: n) }
                     offset += n
                     return n
                 }
-                encoder.drainPacketSizes { granule64, bytes in
-                    let granule = Int(granule64), bits = Double(bytes * 8)
-                    defer { previous = max(previous, granule) }
-                    guard granule > head, granule <= tail else { return }
-                    all.bits += bits
-                    all.frames += granule - previous
-                    if inSubset, granule <= subsetEnd {
-                        subset.bits += bits
-                        subset.frames += granule - previous
+                encoder.drainPacketSizes(count)
+            }
+            if keep {
+                // The strip mirrored at its end (continuous, no transient) until every packet up to
+                // `tail` is out; the encoder stays open for the next calibration.
+                let mirror = min(3 * long, encoded)
+                var written = 0
+                while written < mirror {
+                    encoder.write(frames: 1024) { buffer in
+                        let n = min(1024, mirror - written)
+                        for c in 0..<channels {
+                            let from = planes[c] + encoded - 1 - written
+                            for i in 0..<n { buffer[c]![i] = from[-i] }
+                        }
+                        written += n
+                        return n
                     }
+                    encoder.drainPacketSizes(count)
                 }
+            } else {
+                encoder.finish()
+                encoder.drainPacketSizes(count)
             }
         }
         let rate = Double(sampleRate)

@@ -17,6 +17,9 @@ final class VorbisEncoder {
     /// Block sizes and the long-block phase of this encoder.
     private(set) var grid = BlockGrid(short: 256, long: 2048)
     private(set) var inputEnded = false
+    /// Frames handed to the encoder so far.
+    private(set) var framesWritten: Int64 = 0
+    private var cachedHeaderBytes: Int?
 
     /// Sets up VBR at `quality` (-0.1...1.0, libvorbis scale). `nominalBitrate` (bits/s), when
     /// given, replaces the approximate figure libvorbis writes into the identification header.
@@ -71,8 +74,10 @@ final class VorbisEncoder {
 
     /// Total size of the three header packets in bytes.
     func headerBytes() -> Int {
+        if let cachedHeaderBytes { return cachedHeaderBytes }
         var total = 0
         withHeaderPackets { total += $0.pointee.bytes }
+        cachedHeaderBytes = total
         return total
     }
 
@@ -85,6 +90,7 @@ final class VorbisEncoder {
         guard let buffer = vorbis_analysis_buffer(dsp, Int32(frames)) else { return 0 }
         let got = try fill(buffer)
         vorbis_analysis_wrote(dsp, Int32(got))
+        framesWritten += Int64(got)
         if got == 0 { inputEnded = true }
         return got
     }

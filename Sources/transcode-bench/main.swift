@@ -1,6 +1,6 @@
 // transcode-bench SOURCE KBPS OUT [--q QUALITY] [--passes N] [--max-trial S] [--min-trial S] [--windows N]
 //                 [--fraction F] [--chunk BYTES] [--serial N] [--starts N]
-//                 [--early-page S]
+//                 [--early-page S] [--no-reuse]
 // Transcodes SOURCE (.wav master or .ogg rendition) with VorbisTranscoder to OUT and prints one
 // line: wall time, time to the headers and to the first audio page, bytes, average bitrate,
 // calibrated quality and trial passes. With --starts N it instead starts the transcode N times
@@ -55,6 +55,7 @@ while !args.isEmpty {
     case "--serial": serial = Int32(value()) ?? serial
     case "--starts": starts = Int(value()) ?? 0
     case "--early-page": options.earlyPageSeconds = Double(value()) ?? options.earlyPageSeconds
+    case "--no-reuse": options.reuseTrialEncoders = false
     default: positional.append(arg)
     }
 }

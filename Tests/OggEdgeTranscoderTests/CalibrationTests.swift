@@ -120,3 +120,27 @@ import Testing
         #expect(abs(out.kbps / Double(kbps) - 1) < 0.15, "\(out.kbps) kbit/s for \(kbps)")
     }
 }
+
+@Suite struct TrialEncoderReuseTests {
+    /// The first pass's encoder goes back on the shelf and the next calibration with the same
+    /// settings continues it; the measurement does not depend on what it encoded before.
+    @Test func aSecondCalibrationReusesTheFirstPassEncoder() throws {
+        // A layout no other test uses, so parallel tests do not take the shelved encoder.
+        let master = TestMedia.music(name: "mono44reuse.wav", rate: 44100, channels: 1, seconds: 8)
+        let first = try VorbisTranscoder(sourcePath: master, kind: .wavMaster, targetKbps: 112, serial: 1)
+        let guess = try #require(first.calibration.passes.first).quality
+        let shelved = try #require(TrialEncoders.shared.take(channels: 1, sampleRate: 44100, quality: guess))
+        let before = shelved.framesWritten
+        #expect(before > 0)
+        TrialEncoders.shared.give(shelved)
+
+        let second = try VorbisTranscoder(sourcePath: master, kind: .wavMaster, targetKbps: 112, serial: 2)
+        let again = try #require(TrialEncoders.shared.take(channels: 1, sampleRate: 44100, quality: guess))
+        #expect(again === shelved)
+        #expect(again.framesWritten > before)
+        TrialEncoders.shared.give(again)
+        let a = try #require(first.calibration.passes.first).kbps
+        let b = try #require(second.calibration.passes.first).kbps
+        #expect(abs(a / b - 1) < 0.03, "first pass \(a) kbit/s fresh, \(b) reused")
+    }
+}
