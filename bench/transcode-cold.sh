@@ -33,6 +33,7 @@ printf '%-6s %9s %9s %9s %10s %10s %10s %10s %10s %12s %16s\n' conc ttfb_p50 ttf
 for n in $levels; do
   rm -rf "$work/cache" "$work/media/masters"/*; mkdir -p "$work/cache"
   for i in $(seq "$n"); do cp media/masters/demo.wav "$work/media/masters/cold$i.wav"; done
+  rm -f "$work/d-$n.jsonl"
   "$bin" serve --port 18099 --media "$work/media" --cache-dir "$work/cache" --delivery-log "$work/d-$n.jsonl" >/dev/null 2>&1 &
   pid=$!
   for i in $(seq 100); do curl -sf http://127.0.0.1:18099/healthz >/dev/null && break; sleep 0.05; done

@@ -15,14 +15,16 @@ final class TranscodeScheduler: Sendable {
         // Invariant for @unchecked Sendable: a job is stepped by one worker at a time (it is out
         // of the runnable list while a worker holds it), so its mutable fields are never shared.
         let session: TranscodeSession
-        let make: @Sendable () throws(TranscodeError) -> VorbisTranscoder
+        /// Sets up the transcoder; gets the number of other encodes waiting to start.
+        let make: @Sendable (_ startsWaiting: Int) throws(TranscodeError) -> VorbisTranscoder
         var transcoder: VorbisTranscoder?
         var audioSeconds: Double = 0
         var playable = false
         let sequence: UInt64
         static let counter = Atomic<UInt64>(0)
 
-        init(session: TranscodeSession, make: @escaping @Sendable () throws(TranscodeError) -> VorbisTranscoder) {
+        init(session: TranscodeSession,
+             make: @escaping @Sendable (_ startsWaiting: Int) throws(TranscodeError) -> VorbisTranscoder) {
             self.session = session
             self.make = make
             self.sequence = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
@@ -46,6 +48,9 @@ final class TranscodeScheduler: Sendable {
     /// Output asked of the encoder per step while a transcode is young, and later.
     let earlyStepBytes = 4096
     let lateStepBytes = 64 * 1024
+    /// Encodes waiting to start at which a new start counts as part of a storm and calibrates
+    /// with a shorter trial (`TranscodeOptions.underLoad()`): two per encoder thread.
+    var startStorm: Int { 2 * workers }
     /// Audio seconds after which a transcode counts as past its start.
     let earlySeconds = 5.0
 
@@ -86,7 +91,10 @@ final class TranscodeScheduler: Sendable {
     /// Runs one step; returns whether the job has more to do.
     private func step(_ job: Job) -> Bool {
         do {
-            if job.transcoder == nil { job.transcoder = try job.make() }
+            if job.transcoder == nil {
+                let waiting = runnable.withLock { jobs in jobs.count(where: { !$0.playable }) }
+                job.transcoder = try job.make(waiting)
+            }
             guard let transcoder = job.transcoder else { return false }
             if !job.playable {
                 // Headers and the first audio page in one go: the player can start after this step.

@@ -68,8 +68,10 @@ final class TranscodeSource: RenditionSource {
         if started {
             let kbps = track.kbps
             let serial = Int32(bitPattern: UInt32(truncatingIfNeeded: key.hashValue))
-            scheduler.submit(TranscodeScheduler.Job(session: session) { () throws(TranscodeError) -> VorbisTranscoder in
-                try VorbisTranscoder(sourcePath: path, kind: kind, targetKbps: kbps, serial: serial)
+            let busy = scheduler.startStorm
+            scheduler.submit(TranscodeScheduler.Job(session: session) { (waiting) throws(TranscodeError) -> VorbisTranscoder in
+                let options = waiting >= busy ? TranscodeOptions().underLoad() : TranscodeOptions()
+                return try VorbisTranscoder(sourcePath: path, kind: kind, targetKbps: kbps, serial: serial, options: options)
             })
             watchForFailure(session, key: key)
         }

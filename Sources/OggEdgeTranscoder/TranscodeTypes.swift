@@ -129,9 +129,16 @@ public struct TranscodeOptions: Sendable, Equatable {
     /// Encode at this libvorbis quality (-0.1...1.0) instead of calibrating (one trial pass
     /// still measures it unless `maxTrialPasses` is 0). For measurements.
     public var fixedQuality: Float?
+    /// Upper bound of the audio per calibration pass while many transcodes are starting at once
+    /// (see ``underLoad()``): a start storm spends less per start on calibration, trading a few
+    /// percent of bitrate accuracy (the padding floor still holds the label from below).
+    public var underLoadTrialSeconds: Double = 0.4
     /// Keep the first calibration pass's encoder for the next calibration with the same settings
-    /// instead of setting up a new one each time (see `TrialEncoders`).
-    public var reuseTrialEncoders: Bool = true
+    /// instead of setting up a new one each time (see `TrialEncoders`). Saves ~1.5 ms per start,
+    /// but the measurement then depends slightly on what the encoder saw before, so the same
+    /// source can calibrate a little differently: off by default (the same input gives the same
+    /// bytes), on under load (``underLoad()``).
+    public var reuseTrialEncoders: Bool = false
     /// Frames read from the source and handed to the encoder per step.
     public var framesPerStep: Int = 1024
     /// Add an `ENCODER=` comment naming OggEdge when the source has none.
@@ -139,4 +146,14 @@ public struct TranscodeOptions: Sendable, Equatable {
 
     /// The defaults.
     public init() {}
+
+    /// These options for a start storm: the calibration trial capped at
+    /// ``underLoadTrialSeconds`` and trial encoders reused.
+    public func underLoad() -> TranscodeOptions {
+        var options = self
+        options.reuseTrialEncoders = true
+        options.maxTrialSeconds = min(maxTrialSeconds, underLoadTrialSeconds)
+        options.minTrialSeconds = min(minTrialSeconds, underLoadTrialSeconds)
+        return options
+    }
 }

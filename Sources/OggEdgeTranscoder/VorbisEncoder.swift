@@ -2,6 +2,7 @@
 // pointers between them, so they must never move).
 
 import CVorbis
+import Synchronization
 
 /// One libvorbis VBR encoder: PCM in, Vorbis packets out. Not thread-safe (one owner).
 final class VorbisEncoder {
@@ -119,7 +120,44 @@ final class VorbisEncoder {
 
     /// The bitrate libvorbis associates with `quality` for this layout (bits/s), nil if the
     /// layout/quality is not supported.
+    ///
+    /// libvorbis interpolates it linearly between its template's points, one every 0.1 of
+    /// quality, so a table sampled every 0.01 and interpolated gives the same figure (within a
+    /// bit/s) without setting up an encoder per question (calibration asks ~60 of them).
     static func nominalBitrate(channels: Int, sampleRate: Int, quality: Float) -> Int? {
+        guard qualityRange.contains(quality) else { return nil }
+        let table = nominalTable(channels: channels, sampleRate: sampleRate)
+        guard table.count == nominalSteps + 1 else { return exactNominalBitrate(channels: channels, sampleRate: sampleRate, quality: quality) }
+        let position = Double(quality - qualityRange.lowerBound) * 100
+        let i = min(nominalSteps - 1, max(0, Int(position)))
+        let fraction = position - Double(i)
+        return Int((Double(table[i]) * (1 - fraction) + Double(table[i + 1]) * fraction).rounded())
+    }
+
+    /// Points in a nominal-bitrate table: -0.1...1.0 every 0.01.
+    private static let nominalSteps = 110
+    private static let nominalTables = Mutex<[Int: [Int]]>([:])
+
+    /// The table for a layout, built on first use (empty if some point is unsupported).
+    private static func nominalTable(channels: Int, sampleRate: Int) -> [Int] {
+        let key = channels << 24 | sampleRate
+        if let table = nominalTables.withLock({ $0[key] }) { return table }
+        var table: [Int] = []
+        for step in 0...nominalSteps {
+            let q = qualityRange.lowerBound + Float(step) / 100
+            guard let bitrate = exactNominalBitrate(channels: channels, sampleRate: sampleRate, quality: min(q, qualityRange.upperBound)) else {
+                table = []
+                break
+            }
+            table.append(bitrate)
+        }
+        let built = table
+        nominalTables.withLock { tables in if tables.count < 64 { tables[key] = built } }
+        return table
+    }
+
+    /// What libvorbis writes for `quality`, asking it directly (sets up the codec tables).
+    static func exactNominalBitrate(channels: Int, sampleRate: Int, quality: Float) -> Int? {
         let vi = UnsafeMutablePointer<vorbis_info>.allocate(capacity: 1)
         defer { vi.deallocate() }
         vorbis_info_init(vi)

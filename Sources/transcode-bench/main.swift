@@ -1,6 +1,6 @@
 // transcode-bench SOURCE KBPS OUT [--q QUALITY] [--passes N] [--max-trial S] [--min-trial S] [--windows N]
 //                 [--fraction F] [--chunk BYTES] [--serial N] [--starts N]
-//                 [--early-page S] [--no-reuse]
+//                 [--early-page S] [--reuse] [--under-load]
 // Transcodes SOURCE (.wav master or .ogg rendition) with VorbisTranscoder to OUT and prints one
 // line: wall time, time to the headers and to the first audio page, bytes, average bitrate,
 // calibrated quality and trial passes. With --starts N it instead starts the transcode N times
@@ -55,7 +55,8 @@ while !args.isEmpty {
     case "--serial": serial = Int32(value()) ?? serial
     case "--starts": starts = Int(value()) ?? 0
     case "--early-page": options.earlyPageSeconds = Double(value()) ?? options.earlyPageSeconds
-    case "--no-reuse": options.reuseTrialEncoders = false
+    case "--reuse": options.reuseTrialEncoders = true
+    case "--under-load": options = options.underLoad()
     default: positional.append(arg)
     }
 }
@@ -82,7 +83,7 @@ if starts > 0 {
     let mean = costs.reduce(0, +) / Double(costs.count)
     let q = calibration.map { ($0.quality * 1000).rounded() / 100 } ?? 0
     print("starts=\(starts) cpu_ms_mean=\((mean * 100).rounded() / 100) cpu_ms_min=\(((costs.min() ?? 0) * 100).rounded() / 100) "
-          + "q=\(q) trial=\(((calibration?.trialSeconds ?? 0) * 100).rounded() / 100)s passes=\(calibration?.passes.count ?? 0)")
+          + "p1=\((calibration?.passes.first?.kbps ?? 0) * 100 / 100) q=\(q) trial=\(((calibration?.trialSeconds ?? 0) * 100).rounded() / 100)s passes=\(calibration?.passes.count ?? 0)")
     exit(0)
 }
 

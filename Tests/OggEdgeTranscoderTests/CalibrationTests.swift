@@ -127,14 +127,16 @@ import Testing
     @Test func aSecondCalibrationReusesTheFirstPassEncoder() throws {
         // A layout no other test uses, so parallel tests do not take the shelved encoder.
         let master = TestMedia.music(name: "mono44reuse.wav", rate: 44100, channels: 1, seconds: 8)
-        let first = try VorbisTranscoder(sourcePath: master, kind: .wavMaster, targetKbps: 112, serial: 1)
+        var options = TranscodeOptions()
+        options.reuseTrialEncoders = true
+        let first = try VorbisTranscoder(sourcePath: master, kind: .wavMaster, targetKbps: 112, serial: 1, options: options)
         let guess = try #require(first.calibration.passes.first).quality
         let shelved = try #require(TrialEncoders.shared.take(channels: 1, sampleRate: 44100, quality: guess))
         let before = shelved.framesWritten
         #expect(before > 0)
         TrialEncoders.shared.give(shelved)
 
-        let second = try VorbisTranscoder(sourcePath: master, kind: .wavMaster, targetKbps: 112, serial: 2)
+        let second = try VorbisTranscoder(sourcePath: master, kind: .wavMaster, targetKbps: 112, serial: 2, options: options)
         let again = try #require(TrialEncoders.shared.take(channels: 1, sampleRate: 44100, quality: guess))
         #expect(again === shelved)
         #expect(again.framesWritten > before)
@@ -142,5 +144,21 @@ import Testing
         let a = try #require(first.calibration.passes.first).kbps
         let b = try #require(second.calibration.passes.first).kbps
         #expect(abs(a / b - 1) < 0.03, "first pass \(a) kbit/s fresh, \(b) reused")
+    }
+}
+
+@Suite struct NominalTableTests {
+    /// The interpolated table answers what libvorbis answers (within 0.2 %), between and on its
+    /// points.
+    @Test(arguments: [(2, 44100), (1, 48000), (2, 48000)])
+    func tableMatchesLibvorbis(channels: Int, rate: Int) throws {
+        var q: Float = -0.1
+        while q <= 1.0 {
+            let exact = try #require(VorbisEncoder.exactNominalBitrate(channels: channels, sampleRate: rate, quality: q))
+            let table = try #require(VorbisEncoder.nominalBitrate(channels: channels, sampleRate: rate, quality: q))
+            #expect(abs(Double(exact) / Double(table) - 1) < 0.002, "q \(q): libvorbis \(exact), table \(table)")
+            q += 0.0137
+        }
+        #expect(VorbisEncoder.nominalBitrate(channels: channels, sampleRate: rate, quality: 1.01) == nil)
     }
 }
