@@ -20,6 +20,8 @@ final class TranscodeScheduler: Sendable {
         var transcoder: VorbisTranscoder?
         var audioSeconds: Double = 0
         var playable = false
+        /// Encodes waiting to start when this one joined the queue (set by `submit`).
+        var startsAhead = 0
         let sequence: UInt64
         static let counter = Atomic<UInt64>(0)
 
@@ -49,8 +51,9 @@ final class TranscodeScheduler: Sendable {
     let earlyStepBytes = 4096
     let lateStepBytes = 64 * 1024
     /// Encodes waiting to start at which a new start counts as part of a storm and calibrates
-    /// with a shorter trial (`TranscodeOptions.underLoad()`): two per encoder thread.
-    var startStorm: Int { 2 * workers }
+    /// with a shorter trial (`TranscodeOptions.underLoad()`): one per encoder thread, i.e. more
+    /// starts queued than the pool can take at once.
+    var startStorm: Int { workers }
     /// Audio seconds after which a transcode counts as past its start.
     let earlySeconds = 5.0
 
@@ -69,7 +72,10 @@ final class TranscodeScheduler: Sendable {
     }
 
     func submit(_ job: Job) {
-        runnable.withLock { $0.append(job) }
+        runnable.withLock { jobs in
+            if job.transcoder == nil { job.startsAhead = jobs.count(where: { !$0.playable }) }
+            jobs.append(job)
+        }
         ready.signal()
     }
 
@@ -92,8 +98,11 @@ final class TranscodeScheduler: Sendable {
     private func step(_ job: Job) -> Bool {
         do {
             if job.transcoder == nil {
+                // A storm is judged by the queue both when the job joined it and now: the last
+                // arrivals of a burst see an empty queue behind them, the first ones an empty
+                // queue ahead.
                 let waiting = runnable.withLock { jobs in jobs.count(where: { !$0.playable }) }
-                job.transcoder = try job.make(waiting)
+                job.transcoder = try job.make(max(waiting, job.startsAhead))
             }
             guard let transcoder = job.transcoder else { return false }
             if !job.playable {
