@@ -1,0 +1,43 @@
+import Dispatch
+import Foundation
+import OggEdgeTesting
+import OggEdgeTranscoder
+import Synchronization
+import Testing
+@testable import OggEdgeServer
+
+/// The encoder pool's start-storm signal: every start of a burst sees the queue it is part of.
+@Suite struct TranscodeSchedulerTests {
+    @Test func everyStartOfABurstSeesTheStorm() async throws {
+        let seen = try await offload { () throws -> [Int] in
+            let scheduler = TranscodeScheduler(workers: 1)
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-sched-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let gate = DispatchSemaphore(value: 0)
+            let seen = Mutex<[Int]>([])
+            var sessions: [TranscodeSession] = []
+            for i in 0..<6 {
+                let session = try #require(TranscodeSession(key: "k\(i)", finalPath: dir + "/k\(i).ogg"))
+                sessions.append(session)
+                scheduler.submit(TranscodeScheduler.Job(session: session) { (waiting) throws(TranscodeError) -> VorbisTranscoder in
+                    seen.withLock { $0.append(waiting) }
+                    if i == 0 { gate.wait() } // hold the only worker until the burst is queued
+                    // No such file: the job fails right after telling what it saw.
+                    return try VorbisTranscoder(sourcePath: dir + "/missing.wav", kind: .wavMaster, targetKbps: 96, serial: 1)
+                })
+                if i == 0 { // the first job is being made before the rest arrive
+                    for _ in 0..<500 where seen.withLock({ $0.isEmpty }) { usleep(2000) }
+                }
+            }
+            gate.signal()
+            for _ in 0..<1000 where sessions.contains(where: { $0.phase == .running }) { usleep(2000) }
+            #expect(sessions.allSatisfy { $0.phase == .failed(reason: "unreadable_source") })
+            return seen.withLock { $0 }
+        }
+        // Job 0 started alone. Jobs 1-5 were queued behind it; when each is made, the larger of
+        // "starts queued now" and "starts ahead when it joined" is passed on, so the first and
+        // the last of the burst both count as part of it.
+        #expect(seen == [0, 4, 3, 2, 3, 4])
+    }
+}
