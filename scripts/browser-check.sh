@@ -43,7 +43,7 @@ NGINX
 fi
 
 for round in $(seq "$rounds"); do
-  rm -rf "$work/cache" "$work/media"; mkdir -p "$work/media/masters" "$work/media/tracks"
+  rm -rf "$work/cache" "$work/media" "$work/d.jsonl"; mkdir -p "$work/media/masters" "$work/media/tracks"
   cp media/tracks/*.ogg "$work/media/tracks/"; cp media/masters/*.wav "$work/media/masters/"
   "$bin" serve --port 18200 --media "$work/media" --cache-dir "$work/cache" --delivery-log "$work/d.jsonl" >/dev/null 2>&1 &
   pid=$!
