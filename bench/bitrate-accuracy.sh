@@ -40,7 +40,7 @@ for f in *.wav; do
   for k in 96 160 320; do
     line=$("$bin" "$f" "$k" out.ogg)
     err=$(grep -o 'err=[-0-9.]*%' <<<"$line" | cut -d= -f2)
-    q=$(grep -o ' q=-?[0-9.]*' <<<"$line" | cut -d= -f2)
+    q=$(grep -oE ' q=-?[0-9.]+' <<<"$line" | cut -d= -f2)
     pad=$(grep -o 'padding=[0-9]*' <<<"$line" | cut -d= -f2)
     if ogginfo out.ogg | grep -qi 'warn\|error'; then oi="WARN"; else oi="clean"; fi
     e=${err%\%}; awk -v e="$e" 'BEGIN { exit !(e > 15 || e < -15) }' && { fails=$((fails + 1)); err="$err !"; }
