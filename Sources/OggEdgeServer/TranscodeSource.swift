@@ -34,6 +34,32 @@ final class TranscodeSource: RenditionSource {
         self.scheduler = scheduler
         self.negativeTTL = negativeTTL
         try DeliveryLog.makeDirectories(String(self.renditionsDirectory.dropLast()))
+        Self.removeAbandonedParts(in: self.renditionsDirectory)
+    }
+
+    /// Partial outputs untouched this long are leftovers of a crash (a live encode writes its
+    /// `.part-*` file continuously; even a long track finishes in seconds).
+    static let abandonedAfterSeconds = 600
+
+    /// Deletes `.part-*` files that no encode has written to for `abandonedAfterSeconds` (left
+    /// by a process killed mid-encode). Younger ones may belong to another process sharing the
+    /// cache directory (`oggedge prewarm` beside a server) and are left alone.
+    static func removeAbandonedParts(in directory: String) {
+        guard let dir = opendir(directory) else { return }
+        defer { closedir(dir) }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard name.contains(".part-") else { continue }
+            let path = directory + name
+            var st = stat()
+            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
+                  Int(now.tv_sec) - Int(st.st_mtim.tv_sec) >= abandonedAfterSeconds else { continue }
+            unlink(path)
+        }
     }
 
     /// Encodes started and not yet ended.

@@ -1,4 +1,5 @@
 import Foundation
+import OggEdgeCore
 import OggEdgeTesting
 import Testing
 
@@ -73,5 +74,64 @@ import Testing
                 #expect(r.body == TestMedia.bytes(name), "\(name)")
             }
         }
+    }
+}
+
+/// SIGKILL the real binary in the middle of a transcode: no rendition that looks complete is
+/// left, the partial output is swept once abandoned, and the next request encodes again.
+@Suite(.serialized) struct KilledEncodeTests {
+    @Test func killedMidEncodeLeavesNoRenditionAndTheNextStartEncodesAgain() async throws {
+        _ = TestMedia.hugeTrack // a 120 s master: its encode takes about a second
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-killenc-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let renditions = dir + "/cache/renditions"
+        let name = "huge_96kbps.ogg"
+
+        let first = try await KillRecoveryTests.start(cacheDir: dir + "/cache", logDir: dir)
+        let port = first.port
+        let target = TestServer.signStatic("/tracks/" + name)
+        let request = Array("GET \(target) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+        let prefix = await offload { RawHTTP.exchangeBlocking(port: port, bytes: request, timeout: 10, readLimit: 16_384).0 }
+        #expect(String(decoding: prefix.prefix(12), as: UTF8.self) == "HTTP/1.1 200")
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+
+        var files = try FileManager.default.contentsOfDirectory(atPath: renditions)
+        #expect(!files.contains(name), "a killed encode must not leave a finished-looking rendition: \(files)")
+        let parts = files.filter { $0.hasPrefix(name + ".part-") }
+        #expect(parts.count == 1, "\(files)")
+        // Age the leftover past the abandonment threshold (10 min), as if the crash was long ago.
+        for part in parts {
+            let old = Date(timeIntervalSinceNow: -660)
+            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: renditions + "/" + part)
+        }
+
+        let second = try await KillRecoveryTests.start(cacheDir: dir + "/cache", logDir: dir)
+        defer {
+            if second.process.isRunning {
+                kill(second.process.processIdentifier, SIGTERM)
+                second.process.waitUntilExit()
+            }
+        }
+        files = try FileManager.default.contentsOfDirectory(atPath: renditions)
+        #expect(files.allSatisfy { !$0.contains(".part-") }, "abandoned partial output swept at start: \(files)")
+        let port2 = second.port
+        // The first request streams the new encode to its end; the second gets the finished file.
+        let streamed = await offload { KillRecoveryTests.fetch(port: port2, name) }
+        #expect(streamed.status == 200)
+        let whole = await offload { KillRecoveryTests.fetch(port: port2, name) }
+        #expect(whole.status == 200)
+        let check = TranscodeTests.ogginfo(whole.body)
+        #expect(check.ok, "\(check.output)")
+        let tail = Array(whole.body.suffix(70_000))
+        let last = tail.withUnsafeBytes { OggScan.lastGranule(tail: $0) }
+        #expect(last == Int64(120 * 44100))
+        files = try FileManager.default.contentsOfDirectory(atPath: renditions)
+        #expect(files.contains(name))
+        kill(second.process.processIdentifier, SIGTERM) // flushes the delivery log
+        second.process.waitUntilExit()
+        let log = (try? String(contentsOfFile: dir + "/d.jsonl", encoding: .utf8)) ?? ""
+        #expect(log.contains("\"cache\":\"TRANSCODE\""), "the restarted server encoded again")
     }
 }
