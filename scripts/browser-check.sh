@@ -42,6 +42,13 @@ NGINX
   nginx -c "$work/nginx.conf" && nginx_url="http://127.0.0.1:18202/demo_96kbps.ogg"
 fi
 
+results="bench/results/browser-$(date -u +%Y%m%d).txt"
+mkdir -p bench/results
+{
+echo "date: $(date -u +%FT%TZ)"
+echo "machine: $(uname -srm), $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo); $(chromium --version 2>/dev/null | head -1)"
+echo "command: scripts/browser-check.sh $rounds"
+} >> "$results"
 for round in $(seq "$rounds"); do
   rm -rf "$work/cache" "$work/media" "$work/d.jsonl"; mkdir -p "$work/media/masters" "$work/media/tracks"
   cp media/tracks/*.ogg "$work/media/tracks/"; cp media/masters/*.wav "$work/media/masters/"
@@ -62,8 +69,8 @@ for round in $(seq "$rounds"); do
   for i in $(seq 550); do grep -q '"done"' "$work/results" 2>/dev/null && break; sleep 0.1; done
   kill "$cpid" 2>/dev/null || true; wait "$cpid" 2>/dev/null || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  echo "round $round"
-  python3 - "$work/results" "${labels[@]}" <<'PY'
+  echo "round $round" | tee -a "$results"
+  python3 - "$work/results" "${labels[@]}" <<'PY' | tee -a "$results"
 import json, sys
 labels = sys.argv[2:]
 for line in open(sys.argv[1]):
@@ -72,7 +79,7 @@ for line in open(sys.argv[1]):
         continue
     label = labels[o.pop("index")]
     if o.get("ok"):
-        print(f"  {label:<20} tap_to_playing {o['tap_to_playing_ms']:7.1f} ms   seek {o['seek_ms']:6.1f} ms   duration {o['duration']}   events {o.get('events')}")
+        print(f"  {label:<20} tap_to_playing {o['tap_to_playing_ms']:7.1f} ms   seek {o['seek_ms']:6.1f} ms   duration {o['duration']}   events {o.get('events')}", flush=True)
     else:
         print(f"  {label:<20} FAILED {o}")
 PY
