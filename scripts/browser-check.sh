@@ -7,6 +7,7 @@
 #   cache-miss        a rendition never requested before (streamed from its file, cache filled)
 #   cache-hit         the same rendition again, from the chunk cache
 #   cold-transcode-*  missing renditions made on demand (from a WAV master; from an Ogg rendition)
+#   cold-padded-tone  a 320 kbit/s transcode of a sine tone (zero-padded up to its label)
 # Needs the Debian package chromium (installed if missing) and python3. Loopback only.
 #
 #   scripts/browser-check.sh [ROUNDS=1]
@@ -52,15 +53,17 @@ echo "command: scripts/browser-check.sh $rounds"
 for round in $(seq "$rounds"); do
   rm -rf "$work/cache" "$work/media" "$work/d.jsonl"; mkdir -p "$work/media/masters" "$work/media/tracks"
   cp media/tracks/*.ogg "$work/media/tracks/"; cp media/masters/*.wav "$work/media/masters/"
+  # A test tone: too simple for 320 kbit/s, so its transcode is padded (see README).
+  sox -n -r 44100 -c 2 -b 16 "$work/media/masters/tone.wav" synth 20 sine 440 vol 0.5
   "$bin" serve --port 18200 --media "$work/media" --cache-dir "$work/cache" --delivery-log "$work/d.jsonl" >/dev/null 2>&1 &
   pid=$!
   for i in $(seq 100); do curl -sf http://127.0.0.1:18200/healthz >/dev/null && break; sleep 0.1; done
   sign() { echo "http://127.0.0.1:18200$("$bin" sign "$1" --ttl 600)"; }
   labels=(warm-up); urls=("$(sign /tracks/demo_160kbps.ogg)")
   [ -n "$nginx_url" ] && { labels+=(nginx-file); urls+=("$nginx_url"); }
-  labels+=(cache-miss cache-hit cold-transcode-wav cold-transcode-ogg)
+  labels+=(cache-miss cache-hit cold-transcode-wav cold-transcode-ogg cold-padded-tone)
   urls+=("$(sign /tracks/chords_96kbps.ogg)" "$(sign /tracks/chords_96kbps.ogg)" \
-         "$(sign /tracks/masteronly_96kbps.ogg)" "$(sign /tracks/hionly_160kbps.ogg)")
+         "$(sign /tracks/masteronly_96kbps.ogg)" "$(sign /tracks/hionly_160kbps.ogg)" "$(sign /tracks/tone_320kbps.ogg)")
   query="$(python3 -c 'import sys, urllib.parse; print("&".join("src=" + urllib.parse.quote(u, safe="") for u in sys.argv[1:]))' "${urls[@]}")"
   : > "$work/results"
   timeout 60 chromium --headless=new --no-sandbox --disable-gpu --autoplay-policy=no-user-gesture-required \
