@@ -4,7 +4,9 @@
 // - The first and last packets of any encode carry start-up and flush costs the real encode pays
 //   once, so only steady-state packets are counted.
 // - Excerpts joined by hard cuts or fades through silence overestimate by 5-10 % (every cut is a
-//   transient); joined by a 2048-frame crossfade they are within a few percent on music. On
+//   transient); joined by a crossfade they are within a few percent on music. Ten short excerpts
+//   with 512-frame crossfades sample a track's variation (a tremolo, say) better than five with
+//   2048 (bench/bitrate-accuracy.sh: tremolo tones at 96 kbit/s +45 % -> +5 %). On
 //   strictly periodic signals (test tones, square waves) a crossfade between excerpts out of
 //   phase partly cancels and misled the calibration by 20-50 % either way; so each excerpt
 //   starts at the offset (within `alignSearch` frames) whose waveform best matches the strip's
@@ -31,8 +33,8 @@ final class TrialExcerpt {
 
     /// Shortest excerpt in the separate form: below this the uncounted packets dominate.
     static let minSeparateSeconds = 0.4
-    /// Crossfade at the joins of the joined form, frames.
-    static let crossfade = 2048
+    /// Crossfade at the joins of the joined form, frames (`TranscodeOptions.trialCrossfadeFrames`).
+    private let crossfade: Int
     /// Offsets searched for the best-matching start of a joined excerpt, frames.
     static let alignSearch = 1024
     /// Frames compared per candidate offset.
@@ -41,6 +43,7 @@ final class TrialExcerpt {
     init(source: any PCMSource, options: TranscodeOptions, quality: Float) throws(TranscodeError) {
         channels = source.channels
         sampleRate = source.sampleRate
+        crossfade = max(64, options.trialCrossfadeFrames)
         let rate = Double(sampleRate)
         let separate = source.hasBlockGrid
         var want = Int(options.maxTrialSeconds * rate)
@@ -52,7 +55,7 @@ final class TrialExcerpt {
             want = Int(min(max(share, least * rate), max(least, options.maxTrialSeconds) * rate))
             want = min(want, Int(total))
             if separate { count = max(1, min(count, Int(Double(want) / (Self.minSeparateSeconds * rate)))) }
-            if !separate, want / count < 4 * Self.crossfade { count = max(1, want / (4 * Self.crossfade)) }
+            if !separate, want / count < 4 * crossfade { count = max(1, want / (4 * crossfade)) }
         }
         let length = want / count
         guard length > 0 else { return }
@@ -86,7 +89,7 @@ final class TrialExcerpt {
             }
             var start = 0
             if let joined, extra > 0 {
-                start = Self.bestStart(strip: joined, end: lengths[0], candidate: planes, available: got,
+                start = Self.bestStart(strip: joined, end: lengths[0], crossfade: crossfade, candidate: planes, available: got,
                                        search: min(extra, max(0, got - Self.alignCompare)))
                 got = min(got - start, length)
             }
@@ -104,7 +107,7 @@ final class TrialExcerpt {
             }
             // Append to the strip, crossfading into what is already there.
             let end = lengths[0]
-            let overlap = min(Self.crossfade, got / 2, end)
+            let overlap = min(crossfade, got / 2, end)
             for c in 0..<channels {
                 let to = joined[c] + end - overlap, from = planes[c] + start
                 for i in 0..<overlap {
@@ -123,7 +126,7 @@ final class TrialExcerpt {
     /// The offset in `0..<search` at which `candidate` best continues the strip: the crossfade
     /// blends the strip's last `crossfade` frames with the candidate's first ones, so compare the
     /// start of that region (least squared difference, all channels).
-    static func bestStart(strip: [UnsafeMutablePointer<Float>], end: Int, candidate: [UnsafeMutablePointer<Float>],
+    static func bestStart(strip: [UnsafeMutablePointer<Float>], end: Int, crossfade: Int, candidate: [UnsafeMutablePointer<Float>],
                           available: Int, search: Int) -> Int {
         let overlap = min(crossfade, end)
         let compare = min(alignCompare, overlap, available)

@@ -1,6 +1,6 @@
 // transcode-bench SOURCE KBPS OUT [--q QUALITY] [--passes N] [--max-trial S] [--min-trial S] [--windows N]
 //                 [--fraction F] [--chunk BYTES] [--serial N] [--starts N]
-//                 [--early-page S] [--reuse] [--under-load]
+//                 [--early-page S] [--reuse] [--under-load] [--crossfade FRAMES]
 // Transcodes SOURCE (.wav master or .ogg rendition) with VorbisTranscoder to OUT and prints one
 // line: wall time, time to the headers and to the first audio page, bytes, average bitrate,
 // calibrated quality and trial passes. With --starts N it instead starts the transcode N times
@@ -49,6 +49,7 @@ while !args.isEmpty {
     case "--max-trial": options.maxTrialSeconds = Double(value()) ?? 3
     case "--min-trial": options.minTrialSeconds = Double(value()) ?? 1
     case "--windows": options.trialWindows = Int(value()) ?? 4
+    case "--crossfade": options.trialCrossfadeFrames = Int(value()) ?? options.trialCrossfadeFrames
     case "--fraction": options.trialFraction = Double(value()) ?? 0.04
     case "--q": options.fixedQuality = Float(value())
     case "--chunk": chunk = Int(value()) ?? chunk
