@@ -6,7 +6,7 @@
 // - Excerpts joined by hard cuts or fades through silence overestimate by 5-10 % (every cut is a
 //   transient); joined by a crossfade they are within a few percent on music. Ten short excerpts
 //   with 512-frame crossfades sample a track's variation (a tremolo, say) better than five with
-//   2048 (bench/bitrate-accuracy.sh: tremolo tones at 96 kbit/s +45 % -> +5 %). On
+//   2048 (bench/bitrate-accuracy.sh: tremolo tones at 96 kbit/s +45 % -> +6 %). On
 //   strictly periodic signals (test tones, square waves) a crossfade between excerpts out of
 //   phase partly cancels and misled the calibration by 20-50 % either way; so each excerpt
 //   starts at the offset (within `alignSearch` frames) whose waveform best matches the strip's
@@ -177,13 +177,12 @@ final class TrialExcerpt {
         for (index, (planes, length)) in zip(strips, lengths).enumerated() where length > 0 {
             let inSubset = joined || index < (strips.count + 1) / 2
             if subsetOnly, !inSubset { continue }
-            let shelved = joined && reuse
-                ? TrialEncoders.shared.take(channels: channels, sampleRate: sampleRate, quality: quality) : nil
+            let keep = joined && reuse
+            let shelved = keep ? TrialEncoders.shared.take(channels: channels, sampleRate: sampleRate, quality: quality) : nil
             let encoder: VorbisEncoder
             if let shelved { encoder = shelved } else {
                 encoder = try VorbisEncoder(channels: channels, sampleRate: sampleRate, quality: quality)
             }
-            let keep = joined && reuse
             defer { if keep { TrialEncoders.shared.give(encoder) } }
             if headerBytes == 0 { headerBytes = encoder.headerBytes() }
             let long = encoder.grid.long
