@@ -65,6 +65,20 @@ let package = Package(
             dependencies: ["OggEdgeCore"],
             swiftSettings: swiftSettings
         ),
+        // The byte path without HTTP: origins, fill sessions, readers, transcode scheduling, prewarm.
+        .target(
+            name: "OggEdgeDelivery",
+            dependencies: [
+                "OggEdgeCore",
+                "OggEdgeCache",
+                "OggEdgeTranscoder",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Test support shared by test targets: a real redis-server on a free loopback port.
         .target(
             name: "OggEdgeTesting",
@@ -77,6 +91,7 @@ let package = Package(
             dependencies: [
                 "OggEdgeCore",
                 "OggEdgeCache",
+                "OggEdgeDelivery",
                 "OggEdgeTranscoder",
                 "OggEdgeRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -138,6 +153,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OggEdgeDeliveryTests",
+            dependencies: ["OggEdgeDelivery", "OggEdgeCache", "OggEdgeCore", "OggEdgeTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -84,6 +84,18 @@ public final class ChunkStore: Sendable {
         writer.enqueue(.removeOrphans)
     }
 
+    private let dropHook = Mutex<(@Sendable ([String]) -> Void)?>(nil)
+
+    /// Sets the function told about renditions the cache dropped whole on its own (a transcoded
+    /// rendition evicted as a unit), so an in-memory index of renditions can forget them.
+    public func onRenditionsDropped(_ hook: @escaping @Sendable ([String]) -> Void) {
+        dropHook.withLock { $0 = hook }
+    }
+
+    func renditionsDropped(_ renditions: [String]) {
+        dropHook.withLock { $0 }?(renditions)
+    }
+
     /// Stops the writer after it has committed everything queued.
     public func close() {
         writer.stopAndWait()
@@ -173,6 +185,24 @@ public final class ChunkStore: Sendable {
                 for rendition in renditions { pending[rendition] = nil }
                 writer.enqueue(.purge(renditions, { continuation.resume(returning: $0) }))
             }
+        }
+    }
+
+    /// Removes generation `generation` of `rendition` (its chunks, and its metadata if that
+    /// generation is still the current one). Used when a fill that was purged while running ends.
+    public func dropGeneration(_ rendition: String, _ generation: UInt32) {
+        pendingMeta.withLock { pending in
+            if pending[rendition]?.generation == generation { pending[rendition] = nil }
+            writer.enqueue(.dropGeneration(rendition, generation))
+        }
+    }
+
+    /// Deletes `rendition`'s metadata if it is of `generation`, leaving that generation's chunks
+    /// for responses still reading them (``dropGeneration(_:_:)`` removes them later).
+    public func deleteMeta(_ rendition: String, _ generation: UInt32) {
+        pendingMeta.withLock { pending in
+            if pending[rendition]?.generation == generation { pending[rendition] = nil }
+            writer.enqueue(.deleteMeta(rendition, generation))
         }
     }
 

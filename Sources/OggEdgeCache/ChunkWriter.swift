@@ -9,6 +9,10 @@ enum WriteOp: Sendable {
     case putChunk(ChunkID, [UInt8], (@Sendable () -> Void)?)
     case deleteChunk(ChunkID)
     case purge([String], @Sendable (Int) -> Void)
+    /// Drops one generation of a rendition: its chunks, and its metadata if still current.
+    case dropGeneration(String, UInt32)
+    /// Deletes a rendition's metadata if it is still of this generation (chunks stay, as orphans).
+    case deleteMeta(String, UInt32)
     case removeOrphans
 }
 
@@ -160,6 +164,22 @@ final class ChunkWriter: @unchecked Sendable {
                         generations[rendition] = .some(nil)
                     }
                     purged.append((Set(renditions), reply, removed))
+                case .dropGeneration(let rendition, let generation):
+                    if try currentGeneration(rendition) == generation {
+                        _ = try txn.delete(env.meta, key: Array(rendition.utf8))
+                        generations[rendition] = .some(nil)
+                    }
+                    var prefix = ChunkID.prefix(rendition)
+                    withUnsafeBytes(of: generation.bigEndian) { prefix.append(contentsOf: $0) }
+                    _ = try txn.deletePrefix(env.chunks, prefix: prefix)
+                    store?.recency.withLock { index in
+                        for id in index.ticks.keys where id.rendition == rendition && id.generation == generation { index.remove(id) }
+                    }
+                case .deleteMeta(let rendition, let generation):
+                    if try currentGeneration(rendition) == generation {
+                        _ = try txn.delete(env.meta, key: Array(rendition.utf8))
+                        generations[rendition] = .some(nil)
+                    }
                 case .removeOrphans:
                     try removeOrphans(txn)
                 }
@@ -185,9 +205,17 @@ final class ChunkWriter: @unchecked Sendable {
     /// between a version change and the deletion of the old chunks).
     private func removeOrphans(_ txn: WriteTransaction) throws {
         var current: [String: UInt32] = [:]
+        var unusable: [[UInt8]] = []
         try txn.forEach(env.meta) { key, value in
-            if let meta = RenditionMeta.decode(value) { current[String(decoding: key, as: UTF8.self)] = meta.generation }
+            guard !key.elementsEqual(Self.generationKey) else { return }
+            // A fill that never finished (the process died) or a record of an older format: gone.
+            if let meta = RenditionMeta.decode(value), meta.isComplete {
+                current[String(decoding: key, as: UTF8.self)] = meta.generation
+            } else {
+                unusable.append(Array(key))
+            }
         }
+        for key in unusable { _ = try txn.delete(env.meta, key: key) }
         var orphans: [ChunkID] = []
         try txn.forEach(env.chunks) { key, _ in
             if let id = ChunkID(key: key), current[id.rendition] != id.generation { orphans.append(id) }
@@ -206,6 +234,7 @@ final class ChunkWriter: @unchecked Sendable {
         guard excess > 0 else { return }
         let perChunk = max(env.pageSize, (store.chunkSize + 4 + 16 + env.pageSize - 1) / env.pageSize * env.pageSize)
         let count = (excess + perChunk - 1) / perChunk
+        var droppedWhole: [String] = []
         do {
             let evicted = try env.write { txn -> Int in
                 var lengths: [String: Int] = [:]
@@ -219,11 +248,36 @@ final class ChunkWriter: @unchecked Sendable {
                     }
                 }
                 var n = 0
-                for id in victims where try txn.delete(env.chunks, key: id.key) { n += 1 }
-                store.recency.withLock { index in for id in victims { index.remove(id) } }
+                var removed: [ChunkID] = []
+                var kinds: [String: (OriginKind, Bool)?] = [:]
+                for id in victims {
+                    // A transcoded rendition cannot refill one lost chunk (an encoder produces bytes
+                    // in order only), so it leaves the cache whole: metadata and every chunk. One
+                    // still being written is left alone (its session holds it).
+                    if kinds[id.rendition] == nil {
+                        kinds[id.rendition] = .some((try? txn.get(env.meta, key: Array(id.rendition.utf8)) {
+                            RenditionMeta.decode($0).map { ($0.kind, $0.isComplete) }
+                        }) ?? nil)
+                    }
+                    if case .some(.some((.transcode, let complete))) = kinds[id.rendition] {
+                        guard complete else { continue }
+                        _ = try txn.delete(env.meta, key: Array(id.rendition.utf8))
+                        n += try txn.deletePrefix(env.chunks, prefix: ChunkID.prefix(id.rendition))
+                        kinds[id.rendition] = .some(nil)
+                        droppedWhole.append(id.rendition)
+                        continue
+                    }
+                    if try txn.delete(env.chunks, key: id.key) { n += 1; removed.append(id) }
+                }
+                store.recency.withLock { index in
+                    for id in removed { index.remove(id) }
+                    let whole = Set(droppedWhole)
+                    if !whole.isEmpty { for id in index.ticks.keys where whole.contains(id.rendition) { index.remove(id) } }
+                }
                 return n
             }
             store.counters.withLock { $0.evictions += Int64(evicted) }
+            if !droppedWhole.isEmpty { store.renditionsDropped(droppedWhole) }
         } catch {
             // Eviction itself hit the map limit: nothing more to do this round.
         }

@@ -19,10 +19,25 @@ public struct SourceIdentity: Sendable, Equatable, Hashable {
     }
 }
 
+/// What produces a rendition's bytes, and so what a lost chunk can be refilled from.
+public enum OriginKind: UInt8, Sendable, Equatable {
+    /// A file in `tracks/`: any chunk can be read again (random access).
+    case file = 0
+    /// Encoded from a master or another rendition: bytes come out in order only, so a rendition
+    /// that lost a chunk is encoded again as a whole.
+    case transcode = 1
+    /// Pulled from a parent tier.
+    case upstream = 2
+}
+
 /// The metadata record of one cached rendition.
 ///
 /// Chunks are keyed by (rendition, generation, index); a new source version gets a new
 /// generation, so chunks of two versions can never be mixed in one response.
+///
+/// A record is keyed by what identifies its bytes: length and validators, plus the identity of
+/// the source version they were made from. A record whose `isComplete` is false belongs to a
+/// fill still under way (its chunks are being written); after a crash it is treated as absent.
 public struct RenditionMeta: Sendable, Equatable {
     /// Bumped whenever the source version changes.
     public var generation: UInt32
@@ -40,12 +55,19 @@ public struct RenditionMeta: Sendable, Equatable {
     public var playbackOffset: Int64?
     /// The source version these chunks were read from.
     public var source: SourceIdentity
+    /// What produces the bytes.
+    public var kind: OriginKind
+    /// False while the fill that writes this generation is still under way (length unknown).
+    public var isComplete: Bool
 
     /// Creates a record.
     public init(
         generation: UInt32, chunkSize: Int, length: Int64, etag: String, lastModified: Int64,
-        durationMillis: Int64?, playbackOffset: Int64?, source: SourceIdentity
+        durationMillis: Int64?, playbackOffset: Int64?, source: SourceIdentity,
+        kind: OriginKind = .file, isComplete: Bool = true
     ) {
+        self.kind = kind
+        self.isComplete = isComplete
         self.generation = generation
         self.chunkSize = chunkSize
         self.length = length
@@ -67,7 +89,7 @@ public struct RenditionMeta: Sendable, Equatable {
         return Int(min(Int64(chunkSize), length - start))
     }
 
-    static let magic: [UInt8] = Array("OEM1".utf8)
+    static let magic: [UInt8] = Array("OEM2".utf8)
 
     /// Binary encoding (little-endian, versioned by a magic prefix).
     public func encoded() -> [UInt8] {
@@ -84,6 +106,8 @@ public struct RenditionMeta: Sendable, Equatable {
         put(source.mtimeNanos)
         put(source.inode)
         put(source.device)
+        out.append(kind.rawValue)
+        out.append(isComplete ? 1 : 0)
         let tag = Array(etag.utf8.prefix(255))
         out.append(UInt8(tag.count))
         out.append(contentsOf: tag)
@@ -92,7 +116,7 @@ public struct RenditionMeta: Sendable, Equatable {
 
     /// Decodes a record; `nil` for anything malformed (treated as absent and rewritten).
     public static func decode(_ bytes: UnsafeRawBufferPointer) -> RenditionMeta? {
-        guard bytes.count >= 4 + 4 + 4 + 8 * 8 + 1, bytes.prefix(4).elementsEqual(magic) else { return nil }
+        guard bytes.count >= 4 + 4 + 4 + 8 * 8 + 3, bytes.prefix(4).elementsEqual(magic) else { return nil }
         var offset = 4
         func take<T: FixedWidthInteger>(_: T.Type) -> T {
             var v: T = 0
@@ -107,13 +131,17 @@ public struct RenditionMeta: Sendable, Equatable {
         let duration = take(Int64.self)
         let playback = take(Int64.self)
         let source = SourceIdentity(size: take(Int64.self), mtimeNanos: take(Int64.self), inode: take(UInt64.self), device: take(UInt64.self))
+        guard let kind = OriginKind(rawValue: bytes[offset]) else { return nil }
+        let isComplete = bytes[offset + 1] == 1
+        offset += 2
         let tagLength = Int(bytes[offset])
         offset += 1
         guard chunkSize > 0, length >= 0, bytes.count == offset + tagLength else { return nil }
         let etag = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + tagLength)]), as: UTF8.self)
         return RenditionMeta(
             generation: generation, chunkSize: chunkSize, length: length, etag: etag, lastModified: lastModified,
-            durationMillis: duration >= 0 ? duration : nil, playbackOffset: playback >= 0 ? playback : nil, source: source
+            durationMillis: duration >= 0 ? duration : nil, playbackOffset: playback >= 0 ? playback : nil, source: source,
+            kind: kind, isComplete: isComplete
         )
     }
 }

@@ -84,6 +84,18 @@ public enum Conditional {
         return .proceed
     }
 
+    /// Evaluates the preconditions for a representation that has no validator yet (a rendition
+    /// still being produced): `If-Match` other than `*` fails (`412`, no current tag can match),
+    /// `If-None-Match: *` matches (`304` for `GET`/`HEAD`), any other `If-None-Match` list does
+    /// not; the date conditions are ignored, since there is no `Last-Modified` to compare.
+    public static func evaluateWithoutValidators(_ headers: ConditionalHeaders, isGetOrHead: Bool) -> Precondition {
+        if let ifMatch = present(headers.ifMatch), trimmed(ifMatch) != "*" { return .preconditionFailed }
+        if let ifNoneMatch = present(headers.ifNoneMatch), trimmed(ifNoneMatch) == "*" {
+            return isGetOrHead ? .notModified : .preconditionFailed
+        }
+        return .proceed
+    }
+
     /// Whether a `Range` header may be honoured given `If-Range` (RFC 9110 §13.1.5).
     ///
     /// - Absent `If-Range` → `true`.

@@ -38,7 +38,7 @@ public struct MultipartPlan: Sendable {
     ///   - partContentType: the representation's media type, e.g. `audio/ogg`; must not contain CR/LF.
     ///   - boundary: 1–70 characters from RFC 2046's `bchars` that never occur in the
     ///     representation; ``makeBoundary(using:)`` makes a suitable one.
-    public init(ranges: [ByteRange], totalLength: Int64, partContentType: String, boundary: String) {
+    public init(ranges: [ByteRange], totalLength: Int64?, partContentType: String, boundary: String) {
         self.boundary = boundary
         var total: Int64 = 0
         var parts: [Part] = []

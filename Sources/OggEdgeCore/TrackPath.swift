@@ -84,6 +84,9 @@ public struct TrackPath: Sendable, Equatable, Hashable {
     /// The request path: `/tracks/{trackId}_{kbps}kbps.ogg`.
     public var path: String { "/tracks/" + fileName }
 
+    /// The cache key of this rendition, e.g. `demo_160kbps`.
+    public var renditionKey: String { "\(trackId)_\(kbps)kbps" }
+
     /// Whether `s` matches `[A-Za-z0-9][A-Za-z0-9_-]{0,63}` (ASCII only, checked byte by byte).
     public static func isValidTrackId(_ s: Substring) -> Bool {
         let bytes = s.utf8

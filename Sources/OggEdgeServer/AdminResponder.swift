@@ -5,20 +5,19 @@ import Hummingbird
 import NIOCore
 import OggEdgeCache
 import OggEdgeCore
+import OggEdgeDelivery
 
 /// `/admin/`: bearer-token protected operations. Without a configured token it does not exist
 /// (404); a missing or wrong token is 401. Tokens are compared in constant time.
 struct AdminResponder: Sendable {
     let token: [UInt8]?
-    let store: ChunkStore?
-    let transcoder: TranscodeSource
+    let directory: RenditionDirectory
     let jobs: PrewarmJobs
     let stats: @Sendable () -> AdminStats
 
-    init(token: String?, store: ChunkStore?, transcoder: TranscodeSource, jobs: PrewarmJobs, stats: @escaping @Sendable () -> AdminStats) {
+    init(token: String?, directory: RenditionDirectory, jobs: PrewarmJobs, stats: @escaping @Sendable () -> AdminStats) {
         self.token = token.map { Array($0.utf8) }
-        self.store = store
-        self.transcoder = transcoder
+        self.directory = directory
         self.jobs = jobs
         self.stats = stats
     }
@@ -61,9 +60,7 @@ struct AdminResponder: Sendable {
         } else {
             return .error(.invalidTrackId, isHead: false)
         }
-        transcoder.removeFinished(renditions)
-        guard let store else { return .text(.ok, "{\"purged\":0}\n", contentType: "application/json", isHead: false) }
-        let removed = await store.purge(renditions: renditions)
+        let removed = await directory.purge(renditions)
         return .text(.ok, "{\"purged\":\(removed)}\n", contentType: "application/json", isHead: false)
     }
 

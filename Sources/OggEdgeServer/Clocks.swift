@@ -3,26 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import OggEdgeCore
-
-/// Monotonic time in nanoseconds (for durations: TTFB, playback start, response time).
-enum MonotonicClock {
-    static func nanos() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-}
-
-/// Wall-clock time (for timestamps and token expiry).
-enum WallClock {
-    static func millis() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
-
-    static func seconds() -> Int64 { millis() / 1000 }
-}
+import OggEdgeDelivery
 
 /// The `Date` header value, formatted at most once a second.
 final class DateHeaderCache: Sendable {

@@ -33,6 +33,9 @@ public struct OriginConfiguration: Sendable {
     public var keys: KeyRing
     /// Clock-skew leeway for `exp` and `st`.
     public var clockSkewLeewaySeconds: Int64 = 30
+    /// How long a cached rendition's origin is trusted before it is checked again (`stat(2)`);
+    /// like nginx's `open_file_cache_valid`.
+    public var revalidateMilliseconds: Int64 = 1000
     /// Bearer token for `/admin/`; `nil` makes `/admin/` answer 404.
     public var adminToken: String?
     /// Limits that protect the server from hostile clients.

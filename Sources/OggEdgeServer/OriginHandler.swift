@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import OggEdgeCore
+import OggEdgeDelivery
 import Synchronization
 
 /// Whether the node takes new work; flipped when graceful shutdown starts.
@@ -49,7 +50,7 @@ struct OriginHandler: Sendable {
         let status = prepared.status.code
         let facts = prepared.log
         let contentLength = prepared.headers[.contentLength].flatMap { Int64($0) }
-        var reader: (any RenditionReader)?
+        var reader: RenditionReader?
         if case .rendition(let r, _) = prepared.body { reader = r }
         let meter = DeliveryMeters.shared.meter(for: channel)
         let responseNumber = (meter?.heads ?? 0) + 1
@@ -68,7 +69,7 @@ struct OriginHandler: Sendable {
                 result.bytesSent = 0
             }
         }
-        var cache = reader?.outcome ?? facts.cache
+        var cache = reader?.outcome ?? facts.cache ?? .miss
         if result.aborted && cache != .denied && result.bytesSent == 0 { cache = .error }
         counters.count(cache)
         let end = MonotonicClock.nanos()

@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import OggEdgeCache
 import OggEdgeCore
+import OggEdgeDelivery
 import OggEdgeRedis
 import ServiceLifecycle
 import Synchronization
@@ -30,9 +31,8 @@ public struct OriginServer: Sendable {
     public let readiness = Readiness()
     /// The LMDB chunk cache; `nil` when disabled (`--cache-max-bytes 0`, for benchmarks).
     public let store: ChunkStore?
-    /// Reads renditions through the cache ahead of demand.
-    public let prewarmer: Prewarmer
-    let transcoder: TranscodeSource
+    /// Which version of each rendition, filled how: the cache in front of every origin.
+    let directory: RenditionDirectory
     let handler: OriginHandler
 
     /// Builds the server and its sources from `configuration`.
@@ -64,15 +64,12 @@ public struct OriginServer: Sendable {
             throw ConfigurationError("cannot open the chunk cache in \(configuration.cacheDirectory): \(error)")
         }
         self.store = store
-        let transcoder = try TranscodeSource(
-            mediaDirectory: configuration.mediaDirectory,
-            renditionsDirectory: configuration.cacheDirectory + "/renditions",
-            scheduler: TranscodeScheduler.shared
+        let directory = RenditionDirectory(
+            mediaDirectory: configuration.mediaDirectory, store: store, scheduler: TranscodeScheduler.shared,
+            revalidateInterval: .milliseconds(configuration.revalidateMilliseconds)
         )
-        self.transcoder = transcoder
-        let catalog = Self.catalog(configuration: configuration, store: store, transcoder: transcoder)
-        let prewarmer = Prewarmer(catalog: catalog)
-        self.prewarmer = prewarmer
+        self.directory = directory
+        let prewarmer = Prewarmer(directory: directory)
         let jobs = PrewarmJobs(prewarmer: prewarmer)
         // Player beacons: their own log beside the delivery log, their own stream.
         var playbackShipper: RedisStreamShipper?
@@ -99,12 +96,12 @@ public struct OriginServer: Sendable {
         self.handler = OriginHandler(
             tracks: TrackResponder(
                 verifier: verifier,
-                catalog: catalog,
+                directory: directory,
                 rangePolicy: RangePolicy(maxRanges: limits.maxRanges),
                 boundaryPrefix: "oggedge-" + ids.prefix + "-",
                 liveRangeWait: .seconds(limits.liveRangeWaitSeconds)
             ),
-            admin: AdminResponder(token: configuration.adminToken, store: store, transcoder: transcoder, jobs: jobs) {
+            admin: AdminResponder(token: configuration.adminToken, directory: directory, jobs: jobs) {
                 AdminStats(
                     cache: store?.stats() ?? CacheStats(), hits: counters[.hit], misses: counters[.miss], coalesced: counters[.coalesced],
                     transcodes: counters[.transcode], deliveryLogDropped: log.droppedRecords
@@ -130,7 +127,10 @@ public struct OriginServer: Sendable {
                     metrics.set("oggedge_redis_dropped", Int64(stats.droppedWhenFull))
                 }
             },
-            emitter: ResponseEmitter(singleWriteLimit: limits.singleWriteLimit, chunkSize: limits.chunkSize),
+            emitter: ResponseEmitter(
+                singleWriteLimit: limits.singleWriteLimit, chunkSize: limits.chunkSize,
+                stallTimeout: .seconds(limits.sendStallTimeoutSeconds)
+            ),
             log: log,
             metrics: OriginMetrics.shared,
             readiness: self.readiness,
@@ -146,13 +146,6 @@ public struct OriginServer: Sendable {
         guard let deliveryLog else { return nil }
         guard let slash = deliveryLog.lastIndex(of: "/") else { return "playback.jsonl" }
         return String(deliveryLog[...slash]) + "playback.jsonl"
-    }
-
-    /// The sources, in the order every request asks them.
-    static func catalog(configuration: OriginConfiguration, store: ChunkStore?, transcoder: TranscodeSource) -> RenditionCatalog {
-        let files = FileRenditionSource(mediaDirectory: configuration.mediaDirectory, renditionsDirectory: transcoder.renditionsDirectory)
-        guard let store else { return RenditionCatalog(sources: [files, transcoder]) }
-        return RenditionCatalog(sources: [CachedRenditionSource(files: files, store: store, fills: FillRegistry()), transcoder])
     }
 
     /// Runs until SIGTERM/SIGINT: stops accepting, lets in-flight responses finish (bounded by

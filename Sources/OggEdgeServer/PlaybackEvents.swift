@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import NIOPosix
 import OggEdgeCore
+import OggEdgeDelivery
 import OggEdgeRedis
 import Synchronization
 

@@ -1,6 +1,7 @@
 import HTTPTypes
 import NIOCore
 import OggEdgeCore
+import OggEdgeDelivery
 
 /// A response decided but not yet written: status, headers and where the body comes from.
 ///
@@ -13,10 +14,8 @@ struct PreparedResponse: Sendable {
         case empty
         /// A small body already in memory.
         case buffer(ByteBuffer)
-        /// Bytes of a rendition: one range, or several as `multipart/byteranges`.
-        case rendition(any RenditionReader, RenditionBody)
-        /// Bytes of a rendition still being encoded, from `start` through `end` (to its end when nil).
-        case live(LiveRendition, start: Int64, end: Int64?)
+        /// Bytes of a rendition: one range, several as `multipart/byteranges`, or a stream.
+        case rendition(RenditionReader, RenditionBody)
     }
 
     var status: HTTPResponse.Status
@@ -48,7 +47,7 @@ struct PreparedResponse: Sendable {
         if error.status == 403 {
             log.cache = .denied
             log.auth = error.reason
-        } else if log.cache != .denied {
+        } else if log.cache != nil, log.cache != .denied {
             log.cache = .error
         }
         let body: Body = isHead ? .empty : .buffer(ByteBuffer(string: text))
@@ -71,14 +70,8 @@ enum RenditionBody: Sendable {
     case range(ByteRange)
     /// Several ranges framed by a `multipart/byteranges` plan.
     case multipart(MultipartPlan)
-
-    /// Exact number of body bytes.
-    var contentLength: Int64 {
-        switch self {
-        case .range(let r): r.length
-        case .multipart(let plan): plan.contentLength
-        }
-    }
+    /// From `start` to the end of a rendition still being produced (length unknown).
+    case stream(start: Int64)
 }
 
 /// Delivery-log facts decided while the response is prepared.
@@ -86,7 +79,8 @@ struct LogFacts: Sendable {
     var track: String?
     var kbps: Int?
     var uid: String?
-    var cache: CacheResult = .miss
+    /// Where the bytes came from; `nil` for responses that are not audio delivery.
+    var cache: CacheResult?
     var auth: String = "ok"
     var rangeStart: Int64?
     var rangeEnd: Int64?

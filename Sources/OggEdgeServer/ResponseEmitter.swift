@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import OggEdgeCore
+import OggEdgeDelivery
 
 /// What writing a response measured: the delivery log's byte and timing fields.
 struct EmitResult: Sendable {
@@ -22,6 +23,8 @@ struct ResponseEmitter: Sendable {
     let singleWriteLimit: Int
     /// Streaming chunk size.
     let chunkSize: Int
+    /// How long a streamed body waits for its producer before the response is cut.
+    let stallTimeout: Duration
     let allocator = ByteBufferAllocator()
 
     func emit(_ prepared: PreparedResponse, to writer: consuming ResponseWriter) async -> EmitResult {
@@ -38,8 +41,6 @@ struct ResponseEmitter: Sendable {
             case .rendition(let reader, let body):
                 defer { reader.close() }
                 try await emitRendition(reader: reader, body: body, head: head, writer: writer, playbackOffset: prepared.log.playbackOffset, result: &result)
-            case .live(let live, let start, let end):
-                try await emitLive(live.session, start: start, end: end, head: head, writer: writer, result: &result)
             }
         } catch {
             result.aborted = true
@@ -48,12 +49,12 @@ struct ResponseEmitter: Sendable {
     }
 
     private func emitRendition(
-        reader: any RenditionReader, body: RenditionBody, head: HTTPResponse, writer: consuming ResponseWriter,
+        reader: RenditionReader, body: RenditionBody, head: HTTPResponse, writer: consuming ResponseWriter,
         playbackOffset: Int64?, result: inout EmitResult
     ) async throws {
         if case .range(let range) = body, range.length <= Int64(singleWriteLimit) {
             var whole = allocator.buffer(capacity: Int(range.length))
-            try await reader.read(range, appendingTo: &whole, allocator: allocator)
+            try await reader.read(range, appendingTo: &whole)
             try await writer.write(response: head, body: .init(byteBuffer: whole))
             let now = MonotonicClock.nanos()
             result.bytesSent = Int64(whole.readableBytes)
@@ -84,36 +85,25 @@ struct ResponseEmitter: Sendable {
             let trailer = allocator.buffer(bytes: plan.trailer)
             try await bodyWriter.write(trailer)
             meter.wroteFraming(trailer.readableBytes, result: &result)
-        }
-        try await bodyWriter.finish(nil)
-    }
-}
-
-extension ResponseEmitter {
-    /// Streams a rendition while it is encoded: each write carries what the encoder has produced
-    /// since the last one, so the first pages reach the player within milliseconds.
-    func emitLive(
-        _ session: TranscodeSession, start: Int64, end: Int64?, head: HTTPResponse, writer: consuming ResponseWriter,
-        result: inout EmitResult
-    ) async throws {
-        var bodyWriter = try await writer.writeHead(head)
-        var offset = start
-        while end.map({ offset <= $0 }) ?? true {
-            let (produced, phase) = await session.wait(forProduced: offset + 1, timeout: .seconds(30))
-            if produced <= offset {
-                if case .running = phase { throw SourceReadError.truncated }  // encoder stalled
-                if case .failed = phase { throw SourceReadError.truncated }
-                break // finished: the end of the stream
-            }
-            let limit = end.map { min($0 + 1, produced) } ?? produced
-            let bytes = try session.readProduced(offset: offset, count: Int(min(Int64(chunkSize), limit - offset)))
-            guard !bytes.isEmpty else { throw SourceReadError.truncated }
-            try await bodyWriter.write(allocator.buffer(bytes: bytes))
-            offset += Int64(bytes.count)
-            result.bytesSent += Int64(bytes.count)
-            if result.firstByteNanos == nil { result.firstByteNanos = MonotonicClock.nanos() }
-            if result.playbackStartNanos == nil, start == 0, let first = session.firstAudioPageEnd, offset >= first {
-                result.playbackStartNanos = MonotonicClock.nanos()
+        case .stream(let start):
+            // A rendition still being produced: each write carries what exists since the last
+            // one, so the first pages reach the player within milliseconds of being made.
+            let session = reader.attachment.session
+            var offset = start
+            meter.position = start
+            while true {
+                let (produced, phase) = await session.wait(forProduced: offset + 1, timeout: stallTimeout)
+                if produced <= offset {
+                    if case .complete = phase { break }
+                    throw SourceReadError.stalled
+                }
+                if meter.playbackOffset == nil { meter.playbackOffset = session.firstAudioPageEnd }
+                let end = min(produced, (offset / Int64(chunkSize) + 1) * Int64(chunkSize)) - 1
+                try await reader.read(ByteRange(start: offset, end: end), maxChunk: chunkSize, allocator: allocator) { chunk in
+                    try await bodyWriter.write(chunk)
+                    meter.wrote(chunk.readableBytes, result: &result)
+                }
+                offset = end + 1
             }
         }
         try await bodyWriter.finish(nil)
@@ -122,7 +112,7 @@ extension ResponseEmitter {
 
 /// Tracks bytes written, the first-byte time and when the playback offset was passed.
 private struct Meter {
-    let playbackOffset: Int64?
+    var playbackOffset: Int64?
     /// Offset in the representation of the next rendition byte written.
     var position: Int64 = 0
     var startedAtZero: Bool?

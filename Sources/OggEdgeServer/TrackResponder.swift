@@ -1,17 +1,20 @@
 import HTTPTypes
 import NIOCore
+import OggEdgeCache
 import OggEdgeCore
+import OggEdgeDelivery
 
-/// Answers `/tracks/{trackId}_{kbps}kbps.ogg`: route, signature, source, preconditions, ranges.
+/// Answers `/tracks/{trackId}_{kbps}kbps.ogg`: route, signature, attach, plan, body.
 ///
 /// The order is fixed and cheap-first: the file name is validated before anything touches the
-/// file system, the signature before any source is opened.
+/// file system, the signature before any rendition is looked up. Every audio response, whether
+/// its rendition is complete or still being produced, is planned by ``DeliveryPlanner``.
 struct TrackResponder: Sendable {
     let verifier: URLVerifier
-    let catalog: RenditionCatalog
+    let directory: RenditionDirectory
     let rangePolicy: RangePolicy
     let boundaryPrefix: String
-    /// How long a range beyond what an encoder has produced waits for it.
+    /// The one bound on how long a request waits for bytes a fill has not produced yet.
     let liveRangeWait: Duration
 
     /// Headers every audio response carries, error or not (browser players need CORS on both).
@@ -28,6 +31,7 @@ struct TrackResponder: Sendable {
         var cors: HTTPFields = [:]
         Self.corsHeaders(into: &cors)
         var log = LogFacts()
+        log.cache = .error
 
         let track: TrackPath
         switch TrackPath.parse(path) {
@@ -51,39 +55,18 @@ struct TrackResponder: Sendable {
             log.uid = grant.uid
         }
 
-        let opened: OpenedRendition
+        let attachment: Attachment
         do {
-            opened = try await catalog.open(track)
+            attachment = try await directory.attach(track)
         } catch {
-            return .error(error, isHead: isHead, headers: cors, log: log)
+            return .error(OriginError(error), isHead: isHead, headers: cors, log: log)
         }
-        switch opened {
-        case .complete(let reader):
-            return prepare(reader: reader, headers: headers, isHead: isHead, cors: cors, log: log, sequence: sequence)
-        case .live(let live):
-            return await prepareLive(live, track: track, headers: headers, isHead: isHead, cors: cors, log: log, sequence: sequence)
-        }
-    }
-
-    /// Turns an opened rendition and the request headers into the response plan.
-    private func prepare(
-        reader: any RenditionReader, headers: HTTPFields, isHead: Bool, cors: HTTPFields, log: LogFacts, sequence: UInt64
-    ) -> PreparedResponse {
-        var log = log
-        let info = reader.info
-        log.cache = info.cacheResult
-        log.playbackOffset = info.playbackOffset
-        var out = cors
-        out[.acceptRanges] = "bytes"
-        out[.eTag] = info.validators.etag.headerValue
-        out[.lastModified] = HTTPDate.format(info.validators.lastModified)
-        if let seconds = info.durationSeconds, let name = HTTPField.Name("X-Content-Duration") {
-            out[name] = Self.formatDuration(seconds)
-        }
-
+        let reader = RenditionReader(attachment, store: directory.store, wait: liveRangeWait)
+        log.cache = attachment.outcome
+        // RFC 9110 §14.2: Range is defined for GET only; HEAD answers as a GET without Range.
         let request = DeliveryRequest(
             isGetOrHead: true,
-            range: headers[.range].map { Substring($0) },
+            range: isHead ? nil : headers[.range].map { Substring($0) },
             conditionals: ConditionalHeaders(
                 ifMatch: headers[.ifMatch].map { Substring($0) },
                 ifNoneMatch: headers[.ifNoneMatch].map { Substring($0) },
@@ -92,47 +75,48 @@ struct TrackResponder: Sendable {
                 ifRange: headers[.ifRange].map { Substring($0) }
             )
         )
-        let plan = DeliveryPlanner.plan(request, validators: info.validators, length: info.length, policy: rangePolicy)
-        let length = info.length
-        func bodyOrEmpty(_ body: RenditionBody) -> PreparedResponse.Body {
-            if isHead || body.contentLength == 0 {
-                reader.close()
-                return .empty
-            }
-            return .rendition(reader, body)
+        let shape = ResponseShape(reader: reader, isHead: isHead, cors: cors, log: log, boundary: boundaryPrefix + String(sequence, radix: 16))
+        if let meta = attachment.session.meta {
+            return shape.complete(meta, plan: DeliveryPlanner.plan(request, validators: meta.validators, length: meta.length, policy: rangePolicy))
         }
-        switch plan {
-        case .full:
-            out[.contentType] = "audio/ogg"
-            out[.contentLength] = String(length)
-            if length > 0 { log.rangeStart = 0; log.rangeEnd = length - 1 }
-            return PreparedResponse(status: .ok, headers: out, body: bodyOrEmpty(.range(ByteRange(start: 0, end: max(0, length - 1)))), log: log)
-        case .partial(let r):
-            out[.contentType] = "audio/ogg"
-            out[.contentLength] = String(r.length)
-            out[.contentRange] = "bytes \(r.start)-\(r.end)/\(length)"
-            log.rangeStart = r.start
-            log.rangeEnd = r.end
-            return PreparedResponse(status: .partialContent, headers: out, body: bodyOrEmpty(.range(r)), log: log)
-        case .multipart(let ranges):
-            let boundary = boundaryPrefix + String(sequence, radix: 16)
-            let mp = MultipartPlan(ranges: ranges, totalLength: length, partContentType: "audio/ogg", boundary: boundary)
-            out[.contentType] = mp.contentType
-            out[.contentLength] = String(mp.contentLength)
-            log.rangeStart = ranges.first?.start
-            log.rangeEnd = ranges.last?.end
-            return PreparedResponse(status: .partialContent, headers: out, body: bodyOrEmpty(.multipart(mp)), log: log)
-        case .notModified:
-            reader.close()
-            out[.contentLength] = nil
-            return PreparedResponse(status: .notModified, headers: out, body: .empty, log: log)
-        case .preconditionFailed:
-            reader.close()
-            return .error(OriginError(status: 412, reason: "precondition_failed"), isHead: isHead, headers: out, log: log)
-        case .unsatisfiable:
-            reader.close()
-            out[.contentRange] = "bytes */\(length)"
-            return .error(OriginError(status: 416, reason: "range_not_satisfiable"), isHead: isHead, headers: out, log: log)
+        return await respondLive(request, shape: shape)
+    }
+
+    /// A rendition still being produced: plan with what exists, waiting (at most `liveRangeWait`
+    /// in all) for bytes a range needs; if it completes meanwhile it is an ordinary object.
+    private func respondLive(_ request: DeliveryRequest, shape: ResponseShape) async -> PreparedResponse {
+        let session = shape.reader.attachment.session
+        let deadline = ContinuousClock.now + liveRangeWait
+        var final = false
+        while true {
+            if case .failed(let reason) = session.phase { return shape.failed(reason) }
+            if let meta = session.meta {
+                return shape.complete(meta, plan: DeliveryPlanner.plan(request, validators: meta.validators, length: meta.length, policy: rangePolicy))
+            }
+            let plan = DeliveryPlanner.planLive(request, produced: session.produced, final: final, policy: rangePolicy)
+            let needed: Int64
+            switch plan {
+            case .wait(let until): needed = until
+            case .waitForEnd: needed = .max
+            case .stream:
+                // Wait for the first output (the Vorbis headers) before answering, so a source that
+                // cannot be decoded is a clear 502 rather than a 200 cut off after its head.
+                needed = 1
+                if session.produced >= 1 { return shape.live(plan) }
+            default:
+                return shape.live(plan)
+            }
+            let remaining = deadline - ContinuousClock.now
+            if remaining <= .zero {
+                switch plan {
+                case .stream: return shape.live(plan) // from byte 0 it streams whatever comes
+                case .wait where !final:
+                    final = true
+                    continue
+                default: return shape.busy()
+                }
+            }
+            _ = await session.wait(forProduced: needed, timeout: remaining)
         }
     }
 
@@ -145,13 +129,12 @@ struct TrackResponder: Sendable {
         out[.accessControlMaxAge] = "86400"
         out[.allow] = "GET, HEAD, OPTIONS"
         var log = log
-        log.cache = .miss
+        log.cache = nil
         return PreparedResponse(status: .noContent, headers: out, body: .empty, log: log)
     }
 
     /// Seconds with millisecond precision, no trailing zeros beyond what is needed ("12.5", "600").
-    static func formatDuration(_ seconds: Double) -> String {
-        let ms = Int64((seconds * 1000).rounded())
+    static func formatDuration(millis ms: Int64) -> String {
         let whole = ms / 1000
         let frac = ms % 1000
         if frac == 0 { return String(whole) }
@@ -159,5 +142,23 @@ struct TrackResponder: Sendable {
         while f.utf8.count < 3 { f = "0" + f }
         while f.hasSuffix("0") { f.removeLast() }
         return "\(whole).\(f)"
+    }
+}
+
+extension RenditionMeta {
+    /// The strong ETag and Last-Modified of a complete rendition.
+    var validators: Validators {
+        Validators(etag: EntityTag(opaque: etag), lastModified: lastModified)
+    }
+}
+
+extension OriginError {
+    /// The HTTP answer for a delivery failure.
+    init(_ error: DeliveryError) {
+        switch error {
+        case .notFound: self = .notFound
+        case .badSource(let reason): self.init(status: 502, reason: reason)
+        case .unavailable(let reason): self.init(status: 503, reason: reason, headers: [("Retry-After", "1")])
+        }
     }
 }

@@ -52,11 +52,9 @@ struct Serve: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: configuration.mediaDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
             fail("media directory '\(configuration.mediaDirectory)' does not exist")
         }
-        // Run Swift concurrency on NIO's event loops: no thread hop between a handler and its
-        // connection (measured: see bench/results).
-        if ProcessInfo.processInfo.environment["OGGEDGE_NIO_EXECUTOR"] != "0" {
-            _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        }
+        // Swift concurrency stays on its own cooperative pool, as in the in-process tests: the
+        // event loops only parse and write sockets, never run a handler's blocking work (LMDB,
+        // pread, the encoder). See docs/BYTE-PATH.md.
         var logger = Logger(label: "oggedge")
         logger.logLevel = ProcessInfo.processInfo.environment["OGGEDGE_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
         let server: OriginServer

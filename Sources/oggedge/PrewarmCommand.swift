@@ -61,7 +61,7 @@ struct Prewarm: AsyncParsableCommand {
         for id in ids {
             for rate in bitrates {
                 guard case .success(let track) = TrackPath.parse(Substring("/tracks/\(id)_\(rate)kbps.ogg")) else { continue }
-                let outcome = await warmer.prewarmer.warm(track, headsOnly: heads)
+                let outcome = await warmer.warm(track, headsOnly: heads)
                 progress.record(name: outcome.rendition, bytes: outcome.bytes, transcoded: outcome.cache == .transcode, error: outcome.error)
             }
         }

@@ -66,9 +66,24 @@ import Testing
         }
     }
 
+    @Test func aHitDoesNotTouchTheSourceWithinTheRevalidationInterval() async throws {
+        let media = try Self.mediaCopy()
+        try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 600_000 }) { server in
+            let target = server.sign("/tracks/demo_160kbps.ogg")
+            let old = try await server.fetch(target)
+            // Gone from the media directory: the cached version is still the one answered, whole.
+            try FileManager.default.removeItem(atPath: media + "/tracks/demo_160kbps.ogg")
+            let hit = try await server.fetch(target)
+            #expect(hit.status == 200)
+            #expect(hit.body == old.body)
+            #expect(hit.header("ETag") == old.header("ETag"))
+            #expect(try await Self.cacheField(server, status: 200) == ["MISS", "HIT"])
+        }
+    }
+
     @Test func aChangedSourceInvalidatesTheCachedRendition() async throws {
         let media = try Self.mediaCopy()
-        try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
+        try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 0 }) { server in
             let target = server.sign("/tracks/demo_160kbps.ogg")
             let old = try await server.fetch(target)
             _ = try await server.fetch(target)

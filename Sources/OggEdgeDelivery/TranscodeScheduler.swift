@@ -1,5 +1,7 @@
+import Crypto
 import Dispatch
 import Foundation
+import OggEdgeCache
 import OggEdgeTranscoder
 import Synchronization
 
@@ -9,15 +11,20 @@ import Synchronization
 /// (oldest first) and runs it until its headers and first audio page are out, then the runnable
 /// encode that has produced the least audio: the start of a new transcode always comes before the
 /// tail of an older one, so many cold starts at once all become playable quickly.
-final class TranscodeScheduler: Sendable {
-    /// One encode in the pool.
-    final class Job: @unchecked Sendable {
+package final class TranscodeScheduler: Sendable {
+    /// One encode in the pool: it feeds a ``FillSession`` and, at the end, completes it with the
+    /// rendition's metadata (length, a strong ETag hashed from the bytes, duration).
+    package final class Job: @unchecked Sendable {
         // Invariant for @unchecked Sendable: a job is stepped by one worker at a time (it is out
         // of the runnable list while a worker holds it), so its mutable fields are never shared.
-        let session: TranscodeSession
+        let session: FillSession
+        /// The metadata the session was started with (generation, source identity).
+        let start: RenditionMeta
         /// Sets up the transcoder; gets the number of other encodes waiting to start.
         let make: @Sendable (_ startsWaiting: Int) throws(TranscodeError) -> VorbisTranscoder
         var transcoder: VorbisTranscoder?
+        var hash = SHA256()
+        var length: Int64 = 0
         var audioSeconds: Double = 0
         var playable = false
         /// Encodes waiting to start when this one joined the queue (set by `submit`).
@@ -25,9 +32,10 @@ final class TranscodeScheduler: Sendable {
         let sequence: UInt64
         static let counter = Atomic<UInt64>(0)
 
-        init(session: TranscodeSession,
+        package init(session: FillSession, start: RenditionMeta,
              make: @escaping @Sendable (_ startsWaiting: Int) throws(TranscodeError) -> VorbisTranscoder) {
             self.session = session
+            self.start = start
             self.make = make
             self.sequence = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
         }
@@ -38,10 +46,30 @@ final class TranscodeScheduler: Sendable {
             if !playable { return sequence < other.sequence }
             return audioSeconds < other.audioSeconds
         }
+
+        /// Hands encoder output to the session.
+        func deliver(_ bytes: [UInt8], firstAudioPageEnd: Int64?) {
+            guard !bytes.isEmpty else { return }
+            hash.update(data: bytes)
+            length += Int64(bytes.count)
+            session.append(bytes, firstAudioPageEnd: firstAudioPageEnd)
+        }
+
+        /// The encode ended: complete the session with the final metadata.
+        func finish(_ transcoder: VorbisTranscoder) {
+            let digest = hash.finalize().prefix(12).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+            var meta = start
+            meta.length = length
+            meta.etag = "t" + String(length, radix: 16) + "-" + digest
+            meta.isComplete = true
+            meta.playbackOffset = transcoder.firstAudioPageEnd
+            meta.durationMillis = OggFacts.millis(granule: transcoder.samplesEncoded, sampleRate: transcoder.probe.sampleRate)
+            session.complete(meta: meta)
+        }
     }
 
     /// The process-wide pool (one per process: encoders are sized to the cores).
-    static let shared = TranscodeScheduler()
+    package static let shared = TranscodeScheduler()
 
     private let runnable = Mutex<[Job]>([])
     private let ready = DispatchSemaphore(value: 0)
@@ -53,11 +81,11 @@ final class TranscodeScheduler: Sendable {
     /// Encodes waiting to start at which a new start counts as part of a storm and calibrates
     /// with a shorter trial (`TranscodeOptions.underLoad()`): one per encoder thread, i.e. more
     /// starts queued than the pool can take at once.
-    var startStorm: Int { workers }
+    package var startStorm: Int { workers }
     /// Audio seconds after which a transcode counts as past its start.
     let earlySeconds = 5.0
 
-    init(workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    package init(workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.workers = max(1, workers)
         for i in 0..<self.workers {
             let thread = Thread { [self] in self.loop() }
@@ -67,11 +95,11 @@ final class TranscodeScheduler: Sendable {
     }
 
     /// Encodes in flight (being stepped) and waiting for a worker.
-    var load: (inFlight: Int, queued: Int) {
+    package var load: (inFlight: Int, queued: Int) {
         (running.load(ordering: .relaxed), runnable.withLock { $0.count })
     }
 
-    func submit(_ job: Job) {
+    package func submit(_ job: Job) {
         runnable.withLock { jobs in
             if job.transcoder == nil { job.startsAhead = jobs.count(where: { !$0.playable }) }
             jobs.append(job)
@@ -110,29 +138,31 @@ final class TranscodeScheduler: Sendable {
                 var rounds = 0
                 repeat {
                     let bytes = try transcoder.next(minBytes: 1)
-                    if !bytes.isEmpty { try job.session.append(bytes, firstAudioPageEnd: transcoder.firstAudioPageEnd) }
+                    job.deliver(bytes, firstAudioPageEnd: transcoder.firstAudioPageEnd)
                     rounds += 1
                 } while transcoder.firstAudioPageEnd == nil && !transcoder.isFinished && rounds < 64
                 job.playable = true
             } else {
                 let bytes = try transcoder.next(minBytes: job.audioSeconds < earlySeconds ? earlyStepBytes : lateStepBytes)
-                if !bytes.isEmpty { try job.session.append(bytes, firstAudioPageEnd: transcoder.firstAudioPageEnd) }
+                job.deliver(bytes, firstAudioPageEnd: transcoder.firstAudioPageEnd)
             }
             job.audioSeconds = Double(transcoder.samplesEncoded) / Double(max(1, transcoder.probe.sampleRate))
             if transcoder.isFinished {
                 job.transcoder = nil
-                job.session.finish()
+                job.finish(transcoder)
                 return false
             }
             return true
-        } catch let error as TranscodeError {
+        } catch {
             job.transcoder = nil
             job.session.fail(error.reason)
             return false
-        } catch {
-            job.transcoder = nil
-            job.session.fail("unreadable_source")
-            return false
         }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

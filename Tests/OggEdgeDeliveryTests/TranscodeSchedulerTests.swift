@@ -4,7 +4,8 @@ import OggEdgeTesting
 import OggEdgeTranscoder
 import Synchronization
 import Testing
-@testable import OggEdgeServer
+import OggEdgeCache
+@testable import OggEdgeDelivery
 
 /// The encoder pool's start-storm signal: every start of a burst sees the queue it is part of.
 @Suite struct TranscodeSchedulerTests {
@@ -16,11 +17,15 @@ import Testing
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let gate = DispatchSemaphore(value: 0)
             let seen = Mutex<[Int]>([])
-            var sessions: [TranscodeSession] = []
+            var sessions: [FillSession] = []
             for i in 0..<6 {
-                let session = try #require(TranscodeSession(key: "k\(i)", finalPath: dir + "/k\(i).ogg"))
+                let meta = RenditionMeta(
+                    generation: UInt32(i + 1), chunkSize: 4096, length: 0, etag: "", lastModified: 0, durationMillis: nil,
+                    playbackOffset: nil, source: SourceIdentity(size: 0, mtimeNanos: 0, inode: 0, device: 0), kind: .transcode, isComplete: false
+                )
+                let session = FillSession(key: "k\(i)", meta: meta, isSequential: true, store: nil)
                 sessions.append(session)
-                scheduler.submit(TranscodeScheduler.Job(session: session) { (waiting) throws(TranscodeError) -> VorbisTranscoder in
+                scheduler.submit(TranscodeScheduler.Job(session: session, start: meta) { (waiting) throws(TranscodeError) -> VorbisTranscoder in
                     seen.withLock { $0.append(waiting) }
                     if i == 0 { gate.wait() } // hold the only worker until the burst is queued
                     // No such file: the job fails right after telling what it saw.
@@ -31,8 +36,8 @@ import Testing
                 }
             }
             gate.signal()
-            for _ in 0..<1000 where sessions.contains(where: { $0.phase == .running }) { usleep(2000) }
-            #expect(sessions.allSatisfy { $0.phase == .failed(reason: "unreadable_source") })
+            for _ in 0..<1000 where sessions.contains(where: { $0.phase == .producing }) { usleep(2000) }
+            #expect(sessions.map(\.phase) == Array(repeating: .failed(reason: "unreadable_source"), count: 6))
             return seen.withLock { $0 }
         }
         // Job 0 started alone. Jobs 1-5 were queued behind it; when each is made, the larger of

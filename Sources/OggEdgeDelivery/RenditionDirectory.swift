@@ -1,0 +1,213 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOPosix
+import OggEdgeCache
+import OggEdgeCore
+import OggEdgeTranscoder
+import Synchronization
+
+/// How a request got attached to a rendition, decided once when it attaches: the cache had it
+/// (`HIT`), this request started the fill (`MISS` for a file, `TRANSCODE` for an encode), or it
+/// joined a fill under way (`COALESCED`).
+package struct Attachment: Sendable {
+    /// The rendition key, e.g. `demo_160kbps`.
+    package let key: String
+    /// The session every reader of this version goes through.
+    package let session: FillSession
+    /// Where the bytes come from for a chunk that is not in the cache.
+    package let origin: Origin
+    /// Where the bytes came from, as the delivery log reports it (before reading).
+    package let outcome: CacheResult
+}
+
+/// The one place that answers "which version of which rendition, filled how": the chunk cache
+/// in front of every origin.
+///
+/// A rendition's metadata lives in LMDB keyed by what identifies its bytes; an in-memory entry
+/// remembers it with the time it was last checked against its origin, so a `HIT` touches
+/// neither the file system nor LMDB's metadata more than once per `revalidateInterval` (like
+/// nginx's `open_file_cache_valid`). A miss starts exactly one ``FillSession`` per rendition
+/// version, whatever produces the bytes; every request meanwhile joins it.
+package final class RenditionDirectory: Sendable {
+    private struct Entry {
+        var session: FillSession
+        var origin: Origin
+        var validatedAt: UInt64
+    }
+
+    package let store: ChunkStore?
+    package let locator: OriginLocator
+    let scheduler: TranscodeScheduler
+    let revalidateNanos: UInt64
+    let negativeNanos: UInt64
+    private let entries = Mutex<[String: Entry]>([:])
+    private let failures = Mutex<[String: (reason: String, until: UInt64)]>([:])
+    private let generations = Atomic<UInt32>(0)
+
+    /// - Parameters:
+    ///   - store: the chunk cache (`nil`: no cache; every fill is kept in memory only while used).
+    ///   - revalidateInterval: how long a rendition's origin is trusted without a `stat(2)`.
+    ///   - negativeTTL: how long a failed transcode is remembered before it is tried again.
+    package init(
+        mediaDirectory: String, store: ChunkStore?, scheduler: TranscodeScheduler = .shared,
+        revalidateInterval: Duration = .seconds(1), negativeTTL: Duration = .seconds(30)
+    ) {
+        self.store = store
+        self.locator = OriginLocator(mediaDirectory: mediaDirectory)
+        self.scheduler = scheduler
+        self.revalidateNanos = Self.nanos(revalidateInterval)
+        self.negativeNanos = Self.nanos(negativeTTL)
+        store?.onRenditionsDropped { [weak self] keys in
+            self?.entries.withLock { map in for key in keys { map[key] = nil } }
+        }
+    }
+
+    private static func nanos(_ d: Duration) -> UInt64 {
+        UInt64(max(0, d.components.seconds)) * 1_000_000_000 + UInt64(max(0, d.components.attoseconds / 1_000_000_000))
+    }
+
+    /// Encodes started and not yet ended.
+    package var activeTranscodes: Int {
+        entries.withLock { $0.values.filter { $0.session.isSequential && $0.session.phase == .producing }.count }
+    }
+
+    /// Attaches a request to `track`: the cached version if its origin has not changed, else a
+    /// new fill (or the one under way).
+    package func attach(_ track: TrackPath) async throws(DeliveryError) -> Attachment {
+        let key = track.renditionKey
+        let now = MonotonicClock.nanos()
+        if let fast = entries.withLock({ map -> Attachment? in
+            guard let entry = map[key] else { return nil }
+            if entry.session.isSequential, entry.session.phase == .producing {
+                return Attachment(key: key, session: entry.session, origin: entry.origin, outcome: .coalesced)
+            }
+            guard now &- entry.validatedAt < revalidateNanos else { return nil }
+            return Attachment(key: key, session: entry.session, origin: entry.origin, outcome: .hit)
+        }) {
+            return fast
+        }
+        guard let origin = locator.locate(track) else {
+            entries.withLock { _ = $0.removeValue(forKey: key) }
+            throw .notFound
+        }
+        // The known entry, or the cache's record, still made from this origin: a hit.
+        if let known = entries.withLock({ map -> Attachment? in
+            guard var entry = map[key], entry.origin.identity == origin.identity, entry.origin.kind == origin.kind,
+                  case .complete = entry.session.phase else { return nil }
+            entry.validatedAt = now
+            map[key] = entry
+            return Attachment(key: key, session: entry.session, origin: origin, outcome: .hit)
+        }) {
+            return known
+        }
+        if let meta = store?.meta(key), meta.isComplete, origin.produced(meta) {
+            let session = FillSession(key: key, meta: meta, isSequential: meta.kind != .file, store: store)
+            return install(key: key, session: session, origin: origin, now: now, outcome: .hit)
+        }
+        switch origin {
+        case .file(let path, let identity):
+            let facts = try await Self.facts(path: path, identity: identity)
+            guard facts.isVorbis else { throw .badSource(reason: "corrupt_rendition") }
+            let meta = RenditionMeta(
+                generation: nextGeneration(), chunkSize: store?.chunkSize ?? ChunkStore.defaultChunkSize, length: identity.size,
+                etag: identity.entityTag.opaque, lastModified: identity.mtimeSeconds,
+                durationMillis: facts.durationMillis, playbackOffset: facts.playbackOffset, source: identity.source, kind: .file
+            )
+            let session = FillSession(key: key, meta: meta, isSequential: false, store: store)
+            return install(key: key, session: session, origin: origin, now: now, outcome: .miss) { store?.putMeta(meta, for: key) }
+        case .transcode(let path, let kind, let identity):
+            if let failure = failures.withLock({ $0[key] }), failure.until > now { throw .badSource(reason: failure.reason) }
+            let meta = RenditionMeta(
+                generation: nextGeneration(), chunkSize: store?.chunkSize ?? ChunkStore.defaultChunkSize, length: 0,
+                etag: "", lastModified: identity.mtimeSeconds, durationMillis: nil, playbackOffset: nil,
+                source: identity.source, kind: .transcode, isComplete: false
+            )
+            let session = FillSession(key: key, meta: meta, isSequential: true, store: store)
+            let attachment = install(key: key, session: session, origin: origin, now: now, outcome: .transcode) {
+                store?.putMeta(meta, for: key)
+                startEncode(session: session, meta: meta, track: track, path: path, kind: kind)
+            }
+            return attachment
+        }
+    }
+
+    /// Puts `session` in the directory unless another request installed one for the same origin
+    /// meanwhile (then this request joins that one). `started` runs under the directory's lock
+    /// only when this session was installed.
+    private func install(
+        key: String, session: FillSession, origin: Origin, now: UInt64, outcome: CacheResult, started: () -> Void = {}
+    ) -> Attachment {
+        entries.withLock { map in
+            if let raced = map[key], raced.origin == origin, raced.session.phase != .producing || raced.session.isSequential {
+                if case .failed = raced.session.phase {} else {
+                    let joined: CacheResult = raced.session.phase == .producing ? .coalesced : .hit
+                    return Attachment(key: key, session: raced.session, origin: origin, outcome: outcome == .hit ? .hit : joined)
+                }
+            }
+            if let old = map[key], old.session.isSequential, old.session.phase == .producing { old.session.detach() }
+            map[key] = Entry(session: session, origin: origin, validatedAt: now)
+            started()
+            return Attachment(key: key, session: session, origin: origin, outcome: outcome)
+        }
+    }
+
+    private func startEncode(session: FillSession, meta: RenditionMeta, track: TrackPath, path: String, kind: TranscodeSourceKind) {
+        let key = track.renditionKey
+        let kbps = track.kbps
+        let serial = Int32(bitPattern: UInt32(truncatingIfNeeded: key.hashValue))
+        let busy = scheduler.startStorm
+        session.onEnd { [weak self] ended in
+            guard let self, case .failed(let reason) = ended.phase else { return }
+            let until = MonotonicClock.nanos() + self.negativeNanos
+            self.failures.withLock { $0[key] = (reason, until) }
+            self.entries.withLock { map in if map[key]?.session === ended { map[key] = nil } }
+        }
+        scheduler.submit(TranscodeScheduler.Job(session: session, start: meta) { (waiting) throws(TranscodeError) -> VorbisTranscoder in
+            let options = waiting >= busy ? TranscodeOptions().underLoad() : TranscodeOptions()
+            return try VorbisTranscoder(sourcePath: path, kind: kind, targetKbps: kbps, serial: serial, options: options)
+        })
+    }
+
+    /// The next cache generation (unique for the cache directory when there is a cache).
+    private func nextGeneration() -> UInt32 {
+        if let store { return store.nextGeneration() }
+        return generations.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    /// Reads the facts of a file version off the event loops.
+    private static func facts(path: String, identity: FileIdentity) async throws(DeliveryError) -> OggFacts {
+        let result = try? await NIOThreadPool.singleton.runIfActive { () throws -> OggFacts in
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw SourceReadError.io(errno: errno) }
+            defer { close(fd) }
+            guard FileIdentity.ofDescriptor(fd) == identity else { throw SourceReadError.changed }
+            let window = 64 * 1024
+            let head = try preadFully(fd, count: Int(min(Int64(window), identity.size)), offset: 0)
+            let tailStart = max(0, identity.size - Int64(window))
+            let tail = try preadFully(fd, count: Int(identity.size - tailStart), offset: tailStart)
+            return OggFacts(head: head, tail: tail)
+        }
+        guard let result else { throw .badSource(reason: "unreadable_source") }
+        return result
+    }
+
+    /// Forgets `renditions` (keys like `demo_160kbps`) and removes them from the cache. A fill
+    /// under way keeps serving the readers attached to it, and its output is dropped when it ends.
+    /// - Returns: how many renditions were known (in memory or in the cache).
+    package func purge(_ renditions: [String]) async -> Int {
+        let sessions = entries.withLock { map -> [FillSession] in
+            renditions.compactMap { map.removeValue(forKey: $0)?.session }
+        }
+        // A fill still producing keeps its chunks for the readers behind it; it drops them itself.
+        var live: Set<String> = []
+        for session in sessions where session.isSequential && (session.phase == .producing || session.readerCount > 0) {
+            session.detach()
+            live.insert(session.key)
+        }
+        failures.withLock { for key in renditions { $0[key] = nil } }
+        guard let store else { return sessions.count }
+        let removed = await store.purge(renditions: renditions.filter { !live.contains($0) })
+        return removed + live.count
+    }
+}
