@@ -185,7 +185,7 @@ package final class FillSession: Sendable {
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 let stale = self.state.withLock { s -> CheckedContinuation<Void, Never>? in
-                    guard s.fill.expire(id) else { return nil }
+                    _ = s.fill.expire(id)
                     return s.continuations.removeValue(forKey: id)
                 }
                 stale?.resume()
@@ -229,7 +229,7 @@ package final class FillSession: Sendable {
                 return joined ? .joined : .held
             case .join(let id):
                 joined = true
-                await waitFor(id, timeout: wait) { _ in true }
+                await waitFor(id, timeout: wait) { fill in fill.isJoined(id) }
                 state.withLock { $0.fill.endWait(id) }
                 if case .failed(let reason) = phase { throw SourceReadError.failed(reason: reason) }
             case .load:

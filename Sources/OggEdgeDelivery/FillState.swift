@@ -155,6 +155,15 @@ package struct FillState: Sendable {
         return false
     }
 
+    /// Whether waiter `id` still waits for a chunk load (false once the load ended or it expired).
+    package mutating func isJoined(_ id: UInt64) -> Bool {
+        if expired.remove(id) != nil { return false }
+        for slot in slots.values {
+            if case .loading(let list) = slot, list.contains(id) { return true }
+        }
+        return false
+    }
+
     /// Forgets a pending expiry of `id` (its wait ended normally).
     package mutating func endWait(_ id: UInt64) {
         expired.remove(id)

@@ -32,6 +32,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         // connection.
         _ = context.channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: 256 * 1024)
         DeliveryMeters.shared.register(meter, for: context.channel)
+        HTTP10FramingHandler.install(in: context.pipeline.syncOperations)
         if context.channel.isActive { armHead(context: context, after: headTimeout) }
     }
 

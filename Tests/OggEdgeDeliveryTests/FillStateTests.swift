@@ -69,3 +69,18 @@ struct FillStateTests {
         #expect(state.append([4], firstAudioPageEnd: nil).chunks.isEmpty)
     }
 }
+
+/// A join that loses the race against the load it joined must not wait at all.
+struct FillStateJoinRaceTests {
+    @Test func aJoinWhoseLoadEndedBeforeItWaitsIsNotWaiting() {
+        var state = FillState(chunkSize: 4, isSequential: false, retainsChunks: false)
+        #expect(state.claim(0, through: 3) == .load)
+        guard case .join(let id) = state.claim(0, through: 3) else {
+            Issue.record("expected a join")
+            return
+        }
+        #expect(state.isJoined(id) == true)
+        _ = state.loaded(0, [1, 2, 3, 4])
+        #expect(state.isJoined(id) == false)
+    }
+}
