@@ -9,7 +9,7 @@ import Synchronization
 
 /// `POST /events/playback`: a player's report of its own playback start.
 ///
-/// The body is JSON with `event_id` (1–128 characters, the idempotency key), `url` (the signed
+/// The body is JSON with `event_id` (1–128 bytes of `[A-Za-z0-9._:-]`, the idempotency key), `url` (the signed
 /// audio URL the player used: path and query, or an absolute URL) and `tap_to_playing_ms`
 /// (0–600000); optional `stall_count` (integer) and `stall_ms` (number), `player` (≤ 64
 /// characters). The `url` is verified exactly as that audio request would be, so only a holder
@@ -33,9 +33,9 @@ struct PlaybackEvents: Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
             return .error(.badRequest("invalid_json"), isHead: false)
         }
-        guard let eventId = object["event_id"] as? String, (1...128).contains(eventId.count),
-              eventId.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f })
-        else { return .error(.badRequest("invalid_event_id"), isHead: false) }
+        guard let eventId = object["event_id"] as? String, EventIdentifier.isValid(eventId) else {
+            return .error(.badRequest("invalid_event_id"), isHead: false)
+        }
         guard let url = object["url"] as? String, !url.isEmpty, url.utf8.count <= 8192 else {
             return .error(.badRequest("invalid_url"), isHead: false)
         }

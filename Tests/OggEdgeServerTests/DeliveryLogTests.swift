@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import OggEdgeCore
 import OggEdgeRedis
 import OggEdgeServer
 import OggEdgeTesting
@@ -88,6 +89,26 @@ import Testing
             #expect(event["tap_to_playing_ms"] as? Double == 142.5)
             let metrics = try await server.fetch("/metrics")
             #expect(metrics.bodyText.contains("oggedge_player_tap_to_playing_seconds_count 1"))
+        }
+    }
+
+    @Test func beaconEventIdsAreOneTo128BytesOfTheContractAlphabet() async throws {
+        try await TestServer.with { server in
+            let url = server.sign("/tracks/demo_160kbps.ogg")
+            func post(eventId: String) async throws -> TestResponse {
+                let body = #"{"event_id":"# + JSONString.quoted(eventId) + #","url":"\#(url)","tap_to_playing_ms":100}"#
+                var request = HTTPClientRequestBuilder.post(server.baseURL + "/events/playback", body: body, headers: [("Content-Type", "application/json")])
+                return try await request.send()
+            }
+            // One grapheme cluster of about 15 KB: one "character", 15,001 bytes.
+            let combining = "e" + String(repeating: "\u{301}", count: 7_500)
+            for bad in [combining, String(repeating: "a", count: 129), "", "a b", "caf\u{e9}", "a/b", "a\u{7f}"] {
+                let r = try await post(eventId: bad)
+                #expect(r.status == 400, "\(bad.utf8.count) bytes")
+                #expect(r.bodyText == #"{"error":"invalid_event_id"}"#)
+            }
+            #expect(try await post(eventId: String(repeating: "a", count: 128)).status == 202)
+            #expect(try await post(eventId: "A.b_c:d-0").status == 202)
         }
     }
 
