@@ -11,7 +11,7 @@ import Synchronization
 ///
 /// The body is JSON with `event_id` (1–128 bytes of `[A-Za-z0-9._:-]`, the idempotency key), `url` (the signed
 /// audio URL the player used: path and query, or an absolute URL) and `tap_to_playing_ms`
-/// (0–600000); optional `stall_count` (integer) and `stall_ms` (number), `player` (≤ 64
+/// (a number 0–600000, never a boolean); optional `stall_count` (integer) and `stall_ms` (number), `player` (≤ 64
 /// characters). The `url` is verified exactly as that audio request would be, so only a holder
 /// of a valid token can report. `202` the first time an `event_id` is seen, `200` for a repeat
 /// (not recorded again), `400 {"error":...}` for a bad body, `403` with the refusal reason.
@@ -30,22 +30,23 @@ struct PlaybackEvents: Sendable {
         guard request.head.method == .post else { return .error(.methodNotAllowed(allow: "POST"), isHead: request.head.method == .head) }
         var request = request
         guard let body = try? await request.collectBody(upTo: 16 * 1024) else { return .error(.badRequest("body_too_large"), isHead: false) }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
+        guard let beacon = try? JSONDecoder().decode(PlaybackBeacon.self, from: Data(body.readableBytesView)) else {
             return .error(.badRequest("invalid_json"), isHead: false)
         }
-        guard let eventId = object["event_id"] as? String, EventIdentifier.isValid(eventId) else {
+        guard case .value(let eventId) = beacon.eventId, EventIdentifier.isValid(eventId) else {
             return .error(.badRequest("invalid_event_id"), isHead: false)
         }
-        guard let url = object["url"] as? String, !url.isEmpty, url.utf8.count <= 8192 else {
+        guard case .value(let url) = beacon.url, !url.isEmpty, url.utf8.count <= 8192 else {
             return .error(.badRequest("invalid_url"), isHead: false)
         }
-        guard let tap = (object["tap_to_playing_ms"] as? NSNumber)?.doubleValue, tap.isFinite, tap >= 0, tap <= 600_000,
-              !(object["tap_to_playing_ms"] is Bool)
-        else { return .error(.badRequest("invalid_tap_to_playing_ms"), isHead: false) }
-        let stallCount = object["stall_count"].flatMap { ($0 as? NSNumber)?.intValue } ?? 0
-        let stallMs = object["stall_ms"].flatMap { ($0 as? NSNumber)?.doubleValue } ?? 0
-        guard stallCount >= 0, stallMs >= 0, stallMs.isFinite else { return .error(.badRequest("invalid_stalls"), isHead: false) }
-        let player = (object["player"] as? String).map { String($0.prefix(64)) }
+        guard case .value(let tap) = beacon.tapToPlayingMs, tap.isFinite, tap >= 0, tap <= 600_000 else {
+            return .error(.badRequest("invalid_tap_to_playing_ms"), isHead: false)
+        }
+        guard let stallCount = beacon.stallCount.value(or: 0), let stallMs = beacon.stallMs.value(or: 0),
+              stallCount >= 0, stallMs >= 0, stallMs.isFinite
+        else { return .error(.badRequest("invalid_stalls"), isHead: false) }
+        var player: String?
+        if case .value(let name) = beacon.player { player = String(name.prefix(64)) }
 
         // Verify the audio URL as that request would be verified.
         var target = Substring(url)
@@ -106,6 +107,52 @@ struct PlaybackEvents: Sendable {
             }
         }
         return window.insert(eventId)
+    }
+}
+
+/// The JSON body of a playback beacon, each field read on its own so a bad one is named.
+///
+/// Decoded with `JSONDecoder`, where a JSON `true`/`false` never reads as a number
+/// (`JSONSerialization` on Linux hands out booleans and the numbers 0 and 1 as the same
+/// `NSNumber`, so `0` looked like `false`). Unknown fields are ignored.
+struct PlaybackBeacon: Decodable {
+    /// A field that is absent (or `null`), present with the wrong type, or present.
+    enum Field<Value> {
+        case absent, invalid, value(Value)
+
+        /// The value, `fallback` when absent, nil when invalid.
+        func value(or fallback: Value) -> Value? {
+            switch self {
+            case .absent: fallback
+            case .invalid: nil
+            case .value(let v): v
+            }
+        }
+    }
+
+    var eventId: Field<String>
+    var url: Field<String>
+    var tapToPlayingMs: Field<Double>
+    var stallCount: Field<Int>
+    var stallMs: Field<Double>
+    var player: Field<String>
+
+    enum CodingKeys: String, CodingKey {
+        case eventId = "event_id", url, tapToPlayingMs = "tap_to_playing_ms", stallCount = "stall_count", stallMs = "stall_ms", player
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func read<T: Decodable>(_ key: CodingKeys) -> Field<T> {
+            guard c.contains(key), (try? c.decodeNil(forKey: key)) == false else { return .absent }
+            return (try? c.decode(T.self, forKey: key)).map { .value($0) } ?? .invalid
+        }
+        eventId = read(.eventId)
+        url = read(.url)
+        tapToPlayingMs = read(.tapToPlayingMs)
+        stallCount = read(.stallCount)
+        stallMs = read(.stallMs)
+        player = read(.player)
     }
 }
 

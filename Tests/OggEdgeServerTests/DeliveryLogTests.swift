@@ -112,6 +112,33 @@ import Testing
         }
     }
 
+    @Test func beaconTapToPlayingIsANumberFrom0To600000NeverABoolean() async throws {
+        try await TestServer.with { server in
+            let url = server.sign("/tracks/demo_160kbps.ogg")
+            func post(_ id: String, tap: String) async throws -> TestResponse {
+                let body = #"{"event_id":"\#(id)","url":"\#(url)","tap_to_playing_ms":\#(tap)}"#
+                var request = HTTPClientRequestBuilder.post(server.baseURL + "/events/playback", body: body, headers: [("Content-Type", "application/json")])
+                return try await request.send()
+            }
+            // 0 and 1 are what JSONSerialization on Linux cannot tell from false and true.
+            for (i, tap) in ["0", "1", "600000", "0.5", "1e3"].enumerated() {
+                let r = try await post("ok-\(i)", tap: tap)
+                #expect(r.status == 202, "\(tap): \(r.bodyText)")
+            }
+            for (i, tap) in ["true", "false", "null", "-1", "600001", #""5""#, "[1]", "{}"].enumerated() {
+                let r = try await post("bad-\(i)", tap: tap)
+                #expect(r.status == 400, "\(tap)")
+                #expect(r.bodyText == #"{"error":"invalid_tap_to_playing_ms"}"#, "\(tap)")
+            }
+            server.server.playbackLog.flush()
+            let path = (server.logPath as NSString).deletingLastPathComponent + "/playback.jsonl"
+            let events = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self).split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(events.count == 5)
+            #expect(events.first { $0["event_id"] as? String == "ok-0" }?["tap_to_playing_ms"] as? Double == 0)
+        }
+    }
+
     @Test func headAndMultipartResponsesAreLoggedByteAccurately() async throws {
         try await TestServer.with { server in
             let target = server.sign("/tracks/demo_96kbps.ogg")
