@@ -15,6 +15,7 @@ import Synchronization
 /// characters). The `url` is verified exactly as that audio request would be, so only a holder
 /// of a valid token can report. `202` the first time an `event_id` is seen, `200` for a repeat
 /// (not recorded again), `400 {"error":...}` for a bad body, `403` with the refusal reason.
+/// CORS: `Access-Control-Allow-Origin: *` on every answer, `OPTIONS` preflight → `204`.
 ///
 /// Deduplication: Redis `SET oggedge:event:<id> 1 NX EX 86400` when Redis is configured (so
 /// several nodes agree), else, and whenever Redis is unreachable, a bounded in-memory window of
@@ -26,8 +27,29 @@ struct PlaybackEvents: Sendable {
     let window: EventWindow
     let redis: LazyRedis?
 
+    /// Every answer of the endpoint carries `Access-Control-Allow-Origin: *`, so a player page on
+    /// another origin can `fetch` it with a JSON body (after the preflight `OPTIONS` allows it).
     func respond(_ request: Request, clientIP: String, now: Int64) async -> PreparedResponse {
-        guard request.head.method == .post else { return .error(.methodNotAllowed(allow: "POST"), isHead: request.head.method == .head) }
+        var response = await answer(request, clientIP: clientIP, now: now)
+        response.headers[.accessControlAllowOrigin] = "*"
+        return response
+    }
+
+    /// `204` answer to a CORS preflight: allows a `POST` with a JSON `Content-Type`.
+    static func preflight() -> PreparedResponse {
+        var headers: HTTPFields = [:]
+        headers[.accessControlAllowMethods] = "POST, OPTIONS"
+        headers[.accessControlAllowHeaders] = "Content-Type"
+        headers[.accessControlMaxAge] = "86400"
+        headers[.allow] = "POST, OPTIONS"
+        return PreparedResponse(status: .noContent, headers: headers)
+    }
+
+    private func answer(_ request: Request, clientIP: String, now: Int64) async -> PreparedResponse {
+        if request.head.method == .options { return Self.preflight() }
+        guard request.head.method == .post else {
+            return .error(.methodNotAllowed(allow: "POST, OPTIONS"), isHead: request.head.method == .head)
+        }
         var request = request
         guard let body = try? await request.collectBody(upTo: 16 * 1024) else { return .error(.badRequest("body_too_large"), isHead: false) }
         guard let beacon = try? JSONDecoder().decode(PlaybackBeacon.self, from: Data(body.readableBytesView)) else {

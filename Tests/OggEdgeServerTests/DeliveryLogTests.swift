@@ -139,6 +139,39 @@ import Testing
         }
     }
 
+    @Test func beaconsAnswerCORSForAPlayerOnAnotherOrigin() async throws {
+        try await TestServer.with { server in
+            let preflight = try await server.fetch("/events/playback", method: .OPTIONS, headers: [
+                ("Origin", "https://player.example"), ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ])
+            #expect(preflight.status == 204)
+            #expect(preflight.header("Access-Control-Allow-Origin") == "*")
+            #expect(preflight.header("Access-Control-Allow-Methods") == "POST, OPTIONS")
+            #expect(preflight.header("Access-Control-Allow-Headers")?.lowercased() == "content-type")
+            #expect(preflight.header("Access-Control-Max-Age").flatMap(Int.init).map { $0 > 0 } == true)
+            #expect(preflight.body.isEmpty)
+
+            let url = server.sign("/tracks/demo_160kbps.ogg")
+            let origin = [("Origin", "https://player.example"), ("Content-Type", "application/json")]
+            func post(_ body: String) async throws -> TestResponse {
+                var request = HTTPClientRequestBuilder.post(server.baseURL + "/events/playback", body: body, headers: origin)
+                return try await request.send()
+            }
+            let accepted = try await post(#"{"event_id":"cors-1","url":"\#(url)","tap_to_playing_ms":90}"#)
+            let repeated = try await post(#"{"event_id":"cors-1","url":"\#(url)","tap_to_playing_ms":90}"#)
+            let bad = try await post("{")
+            let refused = try await post(#"{"event_id":"cors-2","url":"/tracks/demo_160kbps.ogg","tap_to_playing_ms":90}"#)
+            let wrongMethod = try await server.fetch("/events/playback", headers: [("Origin", "https://player.example")])
+            let statuses: [Int] = [accepted.status, repeated.status, bad.status, refused.status, wrongMethod.status]
+            #expect(statuses == [202, 200, 400, 403, 405])
+            for r in [accepted, repeated, bad, refused, wrongMethod] {
+                #expect(r.header("Access-Control-Allow-Origin") == "*", "\(r.status)")
+            }
+            #expect(wrongMethod.header("Allow") == "POST, OPTIONS")
+        }
+    }
+
     @Test func headAndMultipartResponsesAreLoggedByteAccurately() async throws {
         try await TestServer.with { server in
             let target = server.sign("/tracks/demo_96kbps.ogg")
