@@ -7,7 +7,8 @@ import OggEdgeCache
 import OggEdgeCore
 
 /// `/admin/`: bearer-token protected operations. Without a configured token it does not exist
-/// (404); a missing or wrong token is 401. Tokens are compared in constant time.
+/// (404); a missing or wrong token is 401. The scheme name `Bearer` is case-insensitive; tokens
+/// are compared in constant time.
 struct AdminResponder: Sendable {
     let token: [UInt8]?
     let store: ChunkStore?
@@ -27,8 +28,8 @@ struct AdminResponder: Sendable {
         let method = request.head.method
         let isHead = method == .head
         guard let token else { return .error(.notFound, isHead: isHead) }
-        guard let auth = request.head.headerFields[.authorization], auth.hasPrefix("Bearer "),
-              Self.constantTimeEquals(Array(auth.utf8.dropFirst(7)), token)
+        guard let auth = request.head.headerFields[.authorization], let presented = Self.bearerToken(auth),
+              Self.constantTimeEquals(presented, token)
         else { return .error(.unauthorized, isHead: isHead) }
 
         if path == "/admin/stats" {
@@ -93,6 +94,17 @@ struct AdminResponder: Sendable {
         )
         response.headers[.location] = "/admin/prewarm/\(job)"
         return response
+    }
+
+    /// The token of an `Authorization: Bearer <token>` value; the scheme name is case-insensitive
+    /// (RFC 9110 §11.1), so `bearer x` and `BEARER x` carry the token `x`. Nil for another scheme.
+    static func bearerToken(_ value: String) -> [UInt8]? {
+        let bytes = Array(value.utf8)
+        let scheme = Array("bearer".utf8)
+        guard bytes.count > scheme.count, bytes[scheme.count] == UInt8(ascii: " "),
+              zip(bytes, scheme).allSatisfy({ ($0 | 0x20) == $1 })
+        else { return nil }
+        return Array(bytes[(scheme.count + 1)...].drop { $0 == UInt8(ascii: " ") })
     }
 
     /// Compares two byte strings in time independent of where they differ.

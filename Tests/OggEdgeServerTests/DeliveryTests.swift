@@ -178,6 +178,20 @@ import Testing
         }
     }
 
+    @Test func theBearerSchemeNameIsCaseInsensitive() async throws {
+        try await TestServer.with { server in
+            for value in ["bearer test-admin-token", "BEARER test-admin-token", "BeArEr test-admin-token", "Bearer  test-admin-token"] {
+                #expect(try await server.fetch("/admin/stats", headers: [("Authorization", value)]).status == 200, "\(value)")
+            }
+            for value in ["bearer wrong", "BEARER test-admin-tokenx", "Bearertest-admin-token", "Basic test-admin-token",
+                          "bearer", "Bearer ", "xbearer test-admin-token", "bearer: test-admin-token"] {
+                let r = try await server.fetch("/admin/stats", headers: [("Authorization", value)])
+                #expect(r.status == 401, "\(value)")
+                #expect(r.header("WWW-Authenticate") == "Bearer")
+            }
+        }
+    }
+
     @Test func deliveryLogRecordsEveryResponse() async throws {
         try await TestServer.with { server in
         let target = server.sign("/tracks/" + file, uid: "u-42")
