@@ -69,18 +69,31 @@ struct AdminResponder: Sendable {
     }
 
     /// `POST /admin/prewarm` with `{"tracks": [...], "kbps": [...], "heads": false}` → 202 and a job.
+    /// `tracks` is a non-empty list of track ids; `kbps` (default: every bitrate) a non-empty list
+    /// of 96, 160, 320; `heads` (default false) a boolean. Anything else is `400` with the reason,
+    /// never silently widened to a default.
     private func startPrewarm(_ request: Request) async -> PreparedResponse {
         var request = request
         guard let body = try? await request.collectBody(upTo: 1 << 20),
-              let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+              let warm = try? JSONDecoder().decode(PrewarmRequest.self, from: Data(body.readableBytesView))
         else { return .error(.badRequest("invalid_json"), isHead: false) }
-        guard let trackIds = object["tracks"] as? [String], !trackIds.isEmpty, trackIds.count <= 10_000 else {
-            return .error(.badRequest("tracks_required"), isHead: false)
+        let trackIds: [String]
+        switch warm.tracks {
+        case .absent, .value([]): return .error(.badRequest("tracks_required"), isHead: false)
+        case .invalid: return .error(.badRequest("invalid_tracks"), isHead: false)
+        case .value(let ids):
+            guard ids.count <= 10_000 else { return .error(.badRequest("invalid_tracks"), isHead: false) }
+            trackIds = ids
         }
-        let rates = (object["kbps"] as? [Int]) ?? TrackPath.supportedBitrates
-        guard !rates.isEmpty, rates.allSatisfy({ TrackPath.supportedBitrates.contains($0) }) else {
+        guard let requested = warm.kbps.value(or: TrackPath.supportedBitrates), !requested.isEmpty else {
+            return .error(.badRequest("invalid_kbps"), isHead: false)
+        }
+        guard requested.allSatisfy({ TrackPath.supportedBitrates.contains($0) }) else {
             return .error(.unsupportedBitrate, isHead: false)
         }
+        var rates: [Int] = []
+        for kbps in requested where !rates.contains(kbps) { rates.append(kbps) }
+        guard let headsOnly = warm.heads.value(or: false) else { return .error(.badRequest("invalid_heads"), isHead: false) }
         var tracks: [TrackPath] = []
         for id in trackIds {
             guard TrackPath.isValidTrackId(Substring(id)) else { return .error(.invalidTrackId, isHead: false) }
@@ -88,7 +101,7 @@ struct AdminResponder: Sendable {
                 if case .success(let t) = TrackPath.parse(Substring("/tracks/\(id)_\(kbps)kbps.ogg")) { tracks.append(t) }
             }
         }
-        let job = jobs.start(tracks, headsOnly: (object["heads"] as? Bool) ?? false)
+        let job = jobs.start(tracks, headsOnly: headsOnly)
         var response = PreparedResponse.text(
             .accepted, "{\"job\":\"\(job)\",\"status\":\"/admin/prewarm/\(job)\"}\n", contentType: "application/json", isHead: false
         )
@@ -115,6 +128,22 @@ struct AdminResponder: Sendable {
         var diff: UInt8 = 0
         for i in 0..<ha.count { diff |= ha[i] ^ hb[i] }
         return diff == 0
+    }
+}
+
+/// The body of `POST /admin/prewarm`, each field read on its own (see ``BodyField``).
+struct PrewarmRequest: Decodable {
+    var tracks: BodyField<[String]>
+    var kbps: BodyField<[Int]>
+    var heads: BodyField<Bool>
+
+    enum CodingKeys: String, CodingKey { case tracks, kbps, heads }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tracks = c.field(.tracks)
+        kbps = c.field(.kbps)
+        heads = c.field(.heads)
     }
 }
 

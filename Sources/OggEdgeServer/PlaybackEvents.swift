@@ -138,26 +138,12 @@ struct PlaybackEvents: Sendable {
 /// (`JSONSerialization` on Linux hands out booleans and the numbers 0 and 1 as the same
 /// `NSNumber`, so `0` looked like `false`). Unknown fields are ignored.
 struct PlaybackBeacon: Decodable {
-    /// A field that is absent (or `null`), present with the wrong type, or present.
-    enum Field<Value> {
-        case absent, invalid, value(Value)
-
-        /// The value, `fallback` when absent, nil when invalid.
-        func value(or fallback: Value) -> Value? {
-            switch self {
-            case .absent: fallback
-            case .invalid: nil
-            case .value(let v): v
-            }
-        }
-    }
-
-    var eventId: Field<String>
-    var url: Field<String>
-    var tapToPlayingMs: Field<Double>
-    var stallCount: Field<Int>
-    var stallMs: Field<Double>
-    var player: Field<String>
+    var eventId: BodyField<String>
+    var url: BodyField<String>
+    var tapToPlayingMs: BodyField<Double>
+    var stallCount: BodyField<Int>
+    var stallMs: BodyField<Double>
+    var player: BodyField<String>
 
     enum CodingKeys: String, CodingKey {
         case eventId = "event_id", url, tapToPlayingMs = "tap_to_playing_ms", stallCount = "stall_count", stallMs = "stall_ms", player
@@ -165,16 +151,35 @@ struct PlaybackBeacon: Decodable {
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        func read<T: Decodable>(_ key: CodingKeys) -> Field<T> {
-            guard c.contains(key), (try? c.decodeNil(forKey: key)) == false else { return .absent }
-            return (try? c.decode(T.self, forKey: key)).map { .value($0) } ?? .invalid
+        eventId = c.field(.eventId)
+        url = c.field(.url)
+        tapToPlayingMs = c.field(.tapToPlayingMs)
+        stallCount = c.field(.stallCount)
+        stallMs = c.field(.stallMs)
+        player = c.field(.player)
+    }
+}
+
+/// One field of a JSON request body: absent (or `null`), present with the wrong type, or present.
+enum BodyField<Value> {
+    case absent, invalid, value(Value)
+
+    /// The value, `fallback` when absent, nil when invalid.
+    func value(or fallback: Value) -> Value? {
+        switch self {
+        case .absent: fallback
+        case .invalid: nil
+        case .value(let v): v
         }
-        eventId = read(.eventId)
-        url = read(.url)
-        tapToPlayingMs = read(.tapToPlayingMs)
-        stallCount = read(.stallCount)
-        stallMs = read(.stallMs)
-        player = read(.player)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// `key` read on its own: a wrong type is ``BodyField/invalid`` rather than an error for
+    /// the whole body (`JSONDecoder` never reads a boolean as a number or a number as a boolean).
+    func field<T: Decodable>(_ key: Key) -> BodyField<T> {
+        guard contains(key), (try? decodeNil(forKey: key)) == false else { return .absent }
+        return (try? decode(T.self, forKey: key)).map { .value($0) } ?? .invalid
     }
 }
 
