@@ -86,7 +86,8 @@ struct LogFacts: Sendable {
     var track: String?
     var kbps: Int?
     var uid: String?
-    var cache: CacheResult = .miss
+    /// nil for responses that are not audio delivery (logged as `null`, counted nowhere).
+    var cache: CacheResult?
     var auth: String = "ok"
     var rangeStart: Int64?
     var rangeEnd: Int64?

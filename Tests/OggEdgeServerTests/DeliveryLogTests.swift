@@ -2,7 +2,7 @@ import Foundation
 import NIOHTTP1
 import OggEdgeCore
 import OggEdgeRedis
-import OggEdgeServer
+@testable import OggEdgeServer
 import OggEdgeTesting
 import Testing
 
@@ -169,6 +169,79 @@ import Testing
                 #expect(r.header("Access-Control-Allow-Origin") == "*", "\(r.status)")
             }
             #expect(wrongMethod.header("Allow") == "POST, OPTIONS")
+        }
+    }
+
+    @Test func responsesThatAreNotAudioAreLoggedWithCacheNullAndCountedNowhere() async throws {
+        try await TestServer.with { server in
+            let auth = [("Authorization", "Bearer test-admin-token")]
+            let target = server.sign("/tracks/demo_96kbps.ogg")
+            func beacon(_ body: String) async throws -> TestResponse {
+                var request = HTTPClientRequestBuilder.post(server.baseURL + "/events/playback", body: body, headers: [("Content-Type", "application/json")])
+                return try await request.send()
+            }
+            // Not audio.
+            #expect(try await server.fetch("/healthz").status == 200)
+            #expect(try await server.fetch("/readyz").status == 200)
+            #expect(try await server.fetch("/metrics").status == 200)
+            #expect(try await server.fetch("/nothing-here").status == 404)
+            #expect(try await server.fetch("/healthz", method: .POST).status == 405)
+            #expect(try await server.fetch("/admin/stats").status == 401)
+            #expect(try await server.fetch("/admin/stats", headers: auth).status == 200)
+            _ = try await server.fetch("/events/playback", method: .OPTIONS)
+            #expect(try await beacon(#"{"event_id":"n-1","url":"\#(target)","tap_to_playing_ms":5}"#).status == 202)
+            #expect(try await beacon("{").status == 400)
+            #expect(try await beacon(#"{"event_id":"n-2","url":"/tracks/demo_96kbps.ogg","tap_to_playing_ms":5}"#).status == 403)
+            #expect(try await server.fetch(target, method: .OPTIONS).status == 204)
+            // Audio.
+            #expect(try await server.fetch(target).status == 200)
+            #expect(try await server.fetch("/tracks/demo_96kbps.ogg").status == 403)
+            #expect(try await server.fetch("/tracks/nothing").status == 404)
+
+            let records = try await server.deliveryRecords()
+            func isAudio(_ r: [String: Any]) -> Bool {
+                (r["path"] as? String)?.hasPrefix("/tracks/") == true && r["method"] as? String != "OPTIONS"
+            }
+            let other = records.filter { !isAudio($0) }
+            #expect(other.count == 12)
+            for r in other {
+                #expect(r["cache"] is NSNull, "\(r["method"] ?? "") \(r["path"] ?? "") \(r["status"] ?? "")")
+            }
+            #expect(records.filter(isAudio).map { $0["cache"] as? String } == ["MISS", "DENIED", "ERROR"])
+            let refusedBeacon = try #require(other.first { $0["status"] as? Int == 403 })
+            #expect(refusedBeacon["auth"] as? String == "missing_signature")
+
+            let stats = try await server.fetch("/admin/stats", headers: auth)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(stats.body)) as? [String: Any])
+            #expect(json["misses"] as? Int == 1)
+            #expect(json["hits"] as? Int == 0)
+            #expect(json["coalesced"] as? Int == 0)
+        }
+    }
+
+    @Test func metricsCountResponsesThatAreNotAudioUnderNoCacheLabel() async throws {
+        // The registry is shared by every server in the process, so use amounts no test reaches:
+        // 1 TB sent and a TTFB of 11 days, for a response that is not audio.
+        try await TestServer.with { server in
+            func totals() async throws -> (bytes: [String: Double], ttfbSum: [String: Double]) {
+                var bytes: [String: Double] = [:], ttfbSum: [String: Double] = [:]
+                for line in try await server.fetch("/metrics").bodyText.split(separator: "\n") {
+                    let parts = line.split(separator: " ")
+                    guard parts.count == 2, let value = Double(parts[1]) else { continue }
+                    if parts[0].hasPrefix("oggedge_bytes_sent_total{") { bytes[String(parts[0])] = value }
+                    if parts[0].hasPrefix("oggedge_ttfb_seconds_sum{") { ttfbSum[String(parts[0])] = value }
+                }
+                return (bytes, ttfbSum)
+            }
+            let before = try await totals()
+            OriginMetrics.shared.record(DeliveryRecord(
+                timestampMs: 0, requestId: "x", clientIP: "::1", method: "GET", path: "/metrics", status: 200,
+                bytesSent: 1_000_000_000_000, ttfbMicros: 1_000_000_000_000, cache: nil
+            ))
+            let after = try await totals()
+            #expect(!after.bytes.isEmpty && !after.ttfbSum.isEmpty)
+            for (name, value) in after.bytes { #expect(value - (before.bytes[name] ?? 0) < 1e11, "\(name)") }
+            for (name, value) in after.ttfbSum { #expect(value - (before.ttfbSum[name] ?? 0) < 1e5, "\(name)") }
         }
     }
 
