@@ -94,6 +94,6 @@ ms = lambda us: "-" if us is None else f"{us / 1000:.1f}"
 for line in open(sys.argv[1]):
     r = json.loads(line)
     if r["path"].startswith("/tracks/"):
-        print(f"  {r['path']:<26} {r['status']} {str(r['range']):<16} {r['cache']:<10} {ms(r['ttfb_us']):>7} "
+        print(f"  {r['path']:<26} {r['status']} {str(r['range']):<16} {str(r['cache']):<10} {ms(r['ttfb_us']):>7} "
               f"{ms(r['playback_start_us']):>7} {r['bytes_sent']:>8} {ms(r['duration_us']):>8}")
 PY

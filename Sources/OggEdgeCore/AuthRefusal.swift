@@ -6,8 +6,9 @@ public enum AuthRefusal: String, Error, Sendable, CaseIterable {
     /// No query string, or no `sig` parameter.
     case missingSignature = "missing_signature"
     /// The query cannot be read: `sig` not last, a parameter repeated, `exp` or `kid` missing,
-    /// a non-integer `exp`/`st`/`maxkbps`, bad percent-encoding, or a `sig` that is not
-    /// base64url (no padding) of 32 bytes.
+    /// a non-integer `exp`/`st`/`maxkbps`, an `acl` that is not one of its three forms
+    /// (`/tracks/`, `/tracks/{trackId}_`, one whole rendition path), bad percent-encoding, or a
+    /// `sig` that is not base64url (no padding) of 32 bytes.
     case malformed
     /// `kid` names no key of the ring.
     case unknownKey = "unknown_key"
@@ -19,7 +20,7 @@ public enum AuthRefusal: String, Error, Sendable, CaseIterable {
     case notYetValid = "not_yet_valid"
     /// `ip` is present and differs from the client address.
     case ipMismatch = "ip_mismatch"
-    /// `acl` is present and the decoded request path does not start with it.
+    /// `acl` is present and does not cover the request path.
     case outsideAcl = "outside_acl"
     /// `maxkbps` is present and the requested bitrate exceeds it.
     case bitrateNotAllowed = "bitrate_not_allowed"

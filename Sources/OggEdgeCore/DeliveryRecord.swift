@@ -54,8 +54,9 @@ public struct DeliveryRecord: Sendable, Equatable {
     public var playbackStartMicros: Int64?
     /// Microseconds from request arrival to the end of the response.
     public var durationMicros: Int64
-    /// Where the bytes came from.
-    public var cache: CacheResult
+    /// Where the bytes came from; nil (JSON `null`) for a response that is not audio delivery
+    /// (health, metrics, admin, events, preflights, unknown paths): neither a hit nor a miss.
+    public var cache: CacheResult?
     /// `ok` or the refusal reason.
     public var auth: String
     /// True when the client went away before the body was complete.
@@ -67,7 +68,7 @@ public struct DeliveryRecord: Sendable, Equatable {
         track: String? = nil, kbps: Int? = nil, uid: String? = nil, status: Int = 0, range: String? = nil,
         rangeStart: Int64? = nil, rangeEnd: Int64? = nil, contentLength: Int64? = nil, bytesSent: Int64 = 0,
         ttfbMicros: Int64? = nil, playbackStartMicros: Int64? = nil, durationMicros: Int64 = 0,
-        cache: CacheResult = .miss, auth: String = "ok", aborted: Bool = false
+        cache: CacheResult? = nil, auth: String = "ok", aborted: Bool = false
     ) {
         self.timestampMs = timestampMs
         self.requestId = requestId
@@ -114,7 +115,7 @@ public struct DeliveryRecord: Sendable, Equatable {
         w.field("ttfb_us", int: ttfbMicros)
         w.field("playback_start_us", int: playbackStartMicros)
         w.field("duration_us", int: durationMicros)
-        w.field("cache", string: cache.rawValue)
+        w.field("cache", string: cache?.rawValue)
         w.field("auth", string: auth)
         w.raw(",\"aborted\":")
         w.raw(aborted ? "true" : "false")
@@ -131,7 +132,7 @@ public struct DeliveryRecord: Sendable, Equatable {
             ("status", String(status)), ("range", range ?? ""), ("range_start", text(rangeStart)), ("range_end", text(rangeEnd)),
             ("content_length", text(contentLength)), ("bytes_sent", String(bytesSent)), ("ttfb_us", text(ttfbMicros)),
             ("playback_start_us", text(playbackStartMicros)), ("duration_us", String(durationMicros)),
-            ("cache", cache.rawValue), ("auth", auth), ("aborted", aborted ? "true" : "false"),
+            ("cache", cache?.rawValue ?? ""), ("auth", auth), ("aborted", aborted ? "true" : "false"),
         ]
     }
 

@@ -3,7 +3,9 @@ import Foundation
 
 /// Verifies signed audio URLs (contract "Audio URL"): HMAC-SHA256 over the raw request target
 /// up to `&sig=` (only the query before `&sig=` for `acl` prefix tokens), constant-time
-/// comparison, then expiry, not-before, client address, path prefix and bitrate checks.
+/// comparison, then expiry, not-before, client address, `acl` scope and bitrate checks.
+///
+/// An `acl` takes exactly one of three forms (see ``AccessScope``), anything else is `malformed`.
 ///
 /// Reading rules beyond the contract: names are compared as sent (no decoding, case-sensitive);
 /// parameters other than the seven listed are allowed and ignored (they are still signed);
@@ -40,7 +42,7 @@ public struct URLVerifier: Sendable {
             return .failure(.notYetValid)
         }
         if let ip = query.ip, !Self.sameAddress(Substring(ip), clientIP) { return .failure(.ipMismatch) }
-        if let acl = query.acl, !path.utf8.starts(with: acl.utf8) { return .failure(.outsideAcl) }
+        if let scope = query.scope, !scope.covers(path) { return .failure(.outsideAcl) }
         if let maxKbps = query.maxKbps, kbps > maxKbps { return .failure(.bitrateNotAllowed) }
         return .success(Grant(kid: key.kid, uid: query.uid, expires: query.expires, maxKbps: query.maxKbps, acl: query.acl))
     }
@@ -62,6 +64,7 @@ public struct URLVerifier: Sendable {
         var ip: String?
         var notBefore: Int64?
         var acl: String?
+        var scope: AccessScope?
         var maxKbps: Int?
         var signature: [UInt8] = []
 
@@ -109,7 +112,10 @@ public struct URLVerifier: Sendable {
                 case "st":
                     guard let n = integer(value) else { return .failure(.malformed) }
                     query.notBefore = n
-                case "acl": query.acl = value
+                case "acl":
+                    guard let scope = AccessScope(value) else { return .failure(.malformed) }
+                    query.acl = value
+                    query.scope = scope
                 case "maxkbps":
                     guard let n = integer(value), let k = Int(exactly: n) else { return .failure(.malformed) }
                     query.maxKbps = k
@@ -155,6 +161,49 @@ public struct URLVerifier: Sendable {
             guard (1...19).contains(digits.count),
                   digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
             return Int64(s)
+        }
+    }
+
+    // MARK: - acl
+
+    /// What a percent-decoded `acl` covers. Exactly three forms are accepted:
+    /// `/tracks/` (every rendition), `/tracks/{trackId}_` (every rendition of that track: the
+    /// rest of the path must be exactly `{kbps}kbps.ogg`, so `/tracks/abc_` never covers
+    /// `/tracks/abc_x_96kbps.ogg`), or one whole rendition path `/tracks/{trackId}_{kbps}kbps.ogg`.
+    enum AccessScope: Equatable {
+        /// `/tracks/`.
+        case everyRendition
+        /// `/tracks/{trackId}_`.
+        case track(String)
+        /// `/tracks/{trackId}_{kbps}kbps.ogg`.
+        case rendition(TrackPath)
+
+        /// Reads one of the three forms; nil for anything else.
+        init?(_ acl: String) {
+            // Byte comparisons throughout: no Unicode equivalence, no grapheme clusters.
+            let bytes = Array(acl.utf8)
+            let prefix = Array("/tracks/".utf8)
+            if bytes == prefix {
+                self = .everyRendition
+            } else if case .success(let rendition) = TrackPath.parse(Substring(acl)) {
+                self = .rendition(rendition)
+            } else if bytes.count > prefix.count + 1, bytes.starts(with: prefix), bytes.last == UInt8(ascii: "_"),
+                      case let id = String(decoding: bytes[prefix.count..<(bytes.count - 1)], as: UTF8.self),
+                      TrackPath.isValidTrackId(Substring(id)) {
+                self = .track(id)
+            } else {
+                return nil
+            }
+        }
+
+        /// Whether the request path (a rendition path) falls under this scope.
+        func covers(_ path: Substring) -> Bool {
+            guard case .success(let requested) = TrackPath.parse(path) else { return false }
+            switch self {
+            case .everyRendition: return true
+            case .track(let id): return requested.trackId == id
+            case .rendition(let rendition): return requested == rendition
+            }
         }
     }
 

@@ -77,8 +77,11 @@ public struct TrackLatency: Sendable, Codable, Equatable {
 ///
 /// Definitions:
 /// - A *record* is a non-blank line that parses as a JSON object with a valid RFC 3339 `ts`,
-///   an integer `status` and a string `cache`; anything else counts in ``skippedLines``.
-/// - *Served* responses are records whose `cache` is neither `DENIED` nor `ERROR`. All latency
+///   an integer `status` and a `cache` that is a string or `null`; anything else counts in
+///   ``skippedLines``. A record with `cache: null` is a response that is not audio delivery
+///   (health, metrics, admin, events, preflights): it counts in ``requests``, ``bytesSent``,
+///   ``statusCounts``, ``refusals`` and ``aborted`` only, never in a cache, latency or track figure.
+/// - *Served* responses are audio records whose `cache` is neither `DENIED` nor `ERROR`. All latency
 ///   statistics (TTFB, playback start, slowest tracks) cover served responses only, so fast
 ///   refusals and error pages do not flatter the numbers.
 /// - ``hitRatio`` is `(HIT + COALESCED) / served responses with bytes_sent > 0`, i.e. the share of
@@ -139,7 +142,7 @@ public struct DeliveryReport: Sendable, Codable, Equatable {
     public var refusals: [String: Int]
     /// Records by HTTP status (keys are decimal strings).
     public var statusCounts: [String: Int]
-    /// Records by `cache` value.
+    /// Audio records by `cache` value (`null` ones are not counted).
     public var cacheCounts: [String: Int]
     /// Records with `aborted: true`.
     public var aborted: Int

@@ -10,18 +10,19 @@ struct LogLine {
     var bytesSent: Int
     var ttfbUs: Int?
     var playbackStartUs: Int?
-    var cache: String
+    /// nil for a response that is not audio delivery (`"cache": null`).
+    var cache: String?
     var auth: String
     var aborted: Bool
 
     /// Parses one line (without its newline). `nil` when it is not a JSON object with a valid
-    /// `ts`, an integer `status` and a string `cache`. Other fields are optional: a missing or
+    /// `ts`, an integer `status` and a `cache` that is a string or `null`. Other fields are optional: a missing or
     /// mistyped number reads as absent, a missing `auth` as "ok", a missing `aborted` as false.
     static func parse(_ bytes: Data) -> LogLine? {
         guard let first = bytes.first(where: { !isSpace($0) }), first == UInt8(ascii: "{"),
               let object = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any],
               let ts = object["ts"] as? String, let timestampMs = RFC3339Parser.millis(ts),
-              let status = integer(object["status"]), let cache = object["cache"] as? String
+              let status = integer(object["status"]), let cache = object["cache"], cache is String || cache is NSNull
         else { return nil }
         return LogLine(
             timestampMs: timestampMs,
@@ -31,7 +32,7 @@ struct LogLine {
             bytesSent: max(integer(object["bytes_sent"]) ?? 0, 0),
             ttfbUs: integer(object["ttfb_us"]).flatMap { $0 >= 0 ? $0 : nil },
             playbackStartUs: integer(object["playback_start_us"]).flatMap { $0 >= 0 ? $0 : nil },
-            cache: cache,
+            cache: cache as? String,
             auth: object["auth"] as? String ?? "ok",
             aborted: object["aborted"] as? Bool ?? false
         )

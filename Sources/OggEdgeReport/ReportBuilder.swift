@@ -149,23 +149,26 @@ struct ReportAccumulator {
         firstMs = min(firstMs ?? record.timestampMs, record.timestampMs)
         lastMs = max(lastMs ?? record.timestampMs, record.timestampMs)
         statuses[String(record.status), default: 0] += 1
-        caches[record.cache, default: 0] += 1
         if record.auth != "ok" { refusals[record.auth, default: 0] += 1 }
         if record.aborted { aborted += 1 }
+        // Not audio delivery (health, metrics, admin, events, preflights): no cache result, no
+        // track, latency or hit-ratio sample.
+        guard let cache = record.cache else { return }
+        caches[cache, default: 0] += 1
         if let track = record.track { tracks[track, default: TrackSamples()].requests += 1 }
 
-        guard record.cache != "DENIED", record.cache != "ERROR" else { return }  // latency: served only
+        guard cache != "DENIED", cache != "ERROR" else { return }  // latency: served only
         if record.bytesSent > 0 {
             audioResponses += 1
-            if record.cache == "HIT" || record.cache == "COALESCED" { hits += 1 }
+            if cache == "HIT" || cache == "COALESCED" { hits += 1 }
         }
         if let ttfb = record.ttfbUs {
-            ttfbByCache[record.cache, default: []].append(ttfb)
+            ttfbByCache[cache, default: []].append(ttfb)
             if let kbps = record.kbps { ttfbByKbps[kbps, default: []].append(ttfb) }
             if let track = record.track { tracks[track, default: TrackSamples()].ttfb.append(ttfb) }
         }
         if let start = record.playbackStartUs {
-            startByCache[record.cache, default: []].append(start)
+            startByCache[cache, default: []].append(start)
             if let kbps = record.kbps { startByKbps[kbps, default: []].append(start) }
             if let track = record.track { tracks[track, default: TrackSamples()].playbackStart.append(start) }
             if start > DeliveryReport.slowPlaybackThresholdUs { slowStarts += 1 }

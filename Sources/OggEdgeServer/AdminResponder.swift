@@ -8,7 +8,8 @@ import OggEdgeCore
 import OggEdgeDelivery
 
 /// `/admin/`: bearer-token protected operations. Without a configured token it does not exist
-/// (404); a missing or wrong token is 401. Tokens are compared in constant time.
+/// (404); a missing or wrong token is 401. The scheme name `Bearer` is case-insensitive; tokens
+/// are compared in constant time.
 struct AdminResponder: Sendable {
     let token: [UInt8]?
     let directory: RenditionDirectory
@@ -26,8 +27,8 @@ struct AdminResponder: Sendable {
         let method = request.head.method
         let isHead = method == .head
         guard let token else { return .error(.notFound, isHead: isHead) }
-        guard let auth = request.head.headerFields[.authorization], auth.hasPrefix("Bearer "),
-              Self.constantTimeEquals(Array(auth.utf8.dropFirst(7)), token)
+        guard let auth = request.head.headerFields[.authorization], let presented = Self.bearerToken(auth),
+              Self.constantTimeEquals(presented, token)
         else { return .error(.unauthorized, isHead: isHead) }
 
         if path == "/admin/stats" {
@@ -65,18 +66,31 @@ struct AdminResponder: Sendable {
     }
 
     /// `POST /admin/prewarm` with `{"tracks": [...], "kbps": [...], "heads": false}` → 202 and a job.
+    /// `tracks` is a non-empty list of track ids; `kbps` (default: every bitrate) a non-empty list
+    /// of 96, 160, 320; `heads` (default false) a boolean. Anything else is `400` with the reason,
+    /// never silently widened to a default.
     private func startPrewarm(_ request: Request) async -> PreparedResponse {
         var request = request
         guard let body = try? await request.collectBody(upTo: 1 << 20),
-              let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+              let warm = try? JSONDecoder().decode(PrewarmRequest.self, from: Data(body.readableBytesView))
         else { return .error(.badRequest("invalid_json"), isHead: false) }
-        guard let trackIds = object["tracks"] as? [String], !trackIds.isEmpty, trackIds.count <= 10_000 else {
-            return .error(.badRequest("tracks_required"), isHead: false)
+        let trackIds: [String]
+        switch warm.tracks {
+        case .absent, .value([]): return .error(.badRequest("tracks_required"), isHead: false)
+        case .invalid: return .error(.badRequest("invalid_tracks"), isHead: false)
+        case .value(let ids):
+            guard ids.count <= 10_000 else { return .error(.badRequest("invalid_tracks"), isHead: false) }
+            trackIds = ids
         }
-        let rates = (object["kbps"] as? [Int]) ?? TrackPath.supportedBitrates
-        guard !rates.isEmpty, rates.allSatisfy({ TrackPath.supportedBitrates.contains($0) }) else {
+        guard let requested = warm.kbps.value(or: TrackPath.supportedBitrates), !requested.isEmpty else {
+            return .error(.badRequest("invalid_kbps"), isHead: false)
+        }
+        guard requested.allSatisfy({ TrackPath.supportedBitrates.contains($0) }) else {
             return .error(.unsupportedBitrate, isHead: false)
         }
+        var rates: [Int] = []
+        for kbps in requested where !rates.contains(kbps) { rates.append(kbps) }
+        guard let headsOnly = warm.heads.value(or: false) else { return .error(.badRequest("invalid_heads"), isHead: false) }
         var tracks: [TrackPath] = []
         for id in trackIds {
             guard TrackPath.isValidTrackId(Substring(id)) else { return .error(.invalidTrackId, isHead: false) }
@@ -84,12 +98,23 @@ struct AdminResponder: Sendable {
                 if case .success(let t) = TrackPath.parse(Substring("/tracks/\(id)_\(kbps)kbps.ogg")) { tracks.append(t) }
             }
         }
-        let job = jobs.start(tracks, headsOnly: (object["heads"] as? Bool) ?? false)
+        let job = jobs.start(tracks, headsOnly: headsOnly)
         var response = PreparedResponse.text(
             .accepted, "{\"job\":\"\(job)\",\"status\":\"/admin/prewarm/\(job)\"}\n", contentType: "application/json", isHead: false
         )
         response.headers[.location] = "/admin/prewarm/\(job)"
         return response
+    }
+
+    /// The token of an `Authorization: Bearer <token>` value; the scheme name is case-insensitive
+    /// (RFC 9110 §11.1), so `bearer x` and `BEARER x` carry the token `x`. Nil for another scheme.
+    static func bearerToken(_ value: String) -> [UInt8]? {
+        let bytes = Array(value.utf8)
+        let scheme = Array("bearer".utf8)
+        guard bytes.count > scheme.count, bytes[scheme.count] == UInt8(ascii: " "),
+              zip(bytes, scheme).allSatisfy({ ($0 | 0x20) == $1 })
+        else { return nil }
+        return Array(bytes[(scheme.count + 1)...].drop { $0 == UInt8(ascii: " ") })
     }
 
     /// Compares two byte strings in time independent of where they differ.
@@ -100,6 +125,22 @@ struct AdminResponder: Sendable {
         var diff: UInt8 = 0
         for i in 0..<ha.count { diff |= ha[i] ^ hb[i] }
         return diff == 0
+    }
+}
+
+/// The body of `POST /admin/prewarm`, each field read on its own (see ``BodyField``).
+struct PrewarmRequest: Decodable {
+    var tracks: BodyField<[String]>
+    var kbps: BodyField<[Int]>
+    var heads: BodyField<Bool>
+
+    enum CodingKeys: String, CodingKey { case tracks, kbps, heads }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tracks = c.field(.tracks)
+        kbps = c.field(.kbps)
+        heads = c.field(.heads)
     }
 }
 

@@ -45,6 +45,8 @@ struct OriginHandler: Sendable {
         let path = target[..<pathEnd]
 
         var prepared = await route(request, target: target[...], path: path, clientIP: clientIP, now: wallMs / 1000, sequence: sequence)
+        // Only requests for a rendition are audio delivery; a preflight is not (cache null).
+        if !path.hasPrefix("/tracks/") || request.head.method == .options { prepared.log.cache = nil }
         prepared.headers[.date] = dates.value
         prepared.headers[.server] = "OggEdge"
         let status = prepared.status.code
@@ -69,9 +71,9 @@ struct OriginHandler: Sendable {
                 result.bytesSent = 0
             }
         }
-        var cache = reader?.outcome ?? facts.cache ?? .miss
-        if result.aborted && cache != .denied && result.bytesSent == 0 { cache = .error }
-        counters.count(cache)
+        var cache = reader?.outcome ?? facts.cache
+        if result.aborted && cache != nil && cache != .denied && result.bytesSent == 0 { cache = .error }
+        if let cache { counters.count(cache) }
         let end = MonotonicClock.nanos()
 
         let record = DeliveryRecord(

@@ -107,10 +107,12 @@ public final class OriginMetrics: Sendable {
             return c
         }
         counter.increment()
-        if let ttfbMicros = record.ttfbMicros { ttfb[record.cache]?.record(.microseconds(ttfbMicros)) }
-        if let playback = record.playbackStartMicros { playbackStart[record.cache]?.record(.microseconds(playback)) }
-        if record.bytesSent > 0 { bytes[record.cache]?.increment(by: record.bytesSent) }
-        if record.cache == .denied { refusals[record.auth]?.increment() }
+        if record.auth != "ok" { refusals[record.auth]?.increment() }  // audio and beacon URLs alike
+        // Responses that are not audio (cache nil) count by status only.
+        guard let cache = record.cache else { return }
+        if let ttfbMicros = record.ttfbMicros { ttfb[cache]?.record(.microseconds(ttfbMicros)) }
+        if let playback = record.playbackStartMicros { playbackStart[cache]?.record(.microseconds(playback)) }
+        if record.bytesSent > 0 { bytes[cache]?.increment(by: record.bytesSent) }
     }
 
     /// Records a player's reported tap-to-playing time.

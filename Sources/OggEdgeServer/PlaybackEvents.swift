@@ -10,12 +10,13 @@ import Synchronization
 
 /// `POST /events/playback`: a player's report of its own playback start.
 ///
-/// The body is JSON with `event_id` (1–128 characters, the idempotency key), `url` (the signed
+/// The body is JSON with `event_id` (1–128 bytes of `[A-Za-z0-9._:-]`, the idempotency key), `url` (the signed
 /// audio URL the player used: path and query, or an absolute URL) and `tap_to_playing_ms`
-/// (0–600000); optional `stall_count` (integer) and `stall_ms` (number), `player` (≤ 64
+/// (a number 0–600000, never a boolean); optional `stall_count` (integer) and `stall_ms` (number), `player` (≤ 64
 /// characters). The `url` is verified exactly as that audio request would be, so only a holder
 /// of a valid token can report. `202` the first time an `event_id` is seen, `200` for a repeat
 /// (not recorded again), `400 {"error":...}` for a bad body, `403` with the refusal reason.
+/// CORS: `Access-Control-Allow-Origin: *` on every answer, `OPTIONS` preflight → `204`.
 ///
 /// Deduplication: Redis `SET oggedge:event:<id> 1 NX EX 86400` when Redis is configured (so
 /// several nodes agree), else, and whenever Redis is unreachable, a bounded in-memory window of
@@ -27,26 +28,48 @@ struct PlaybackEvents: Sendable {
     let window: EventWindow
     let redis: LazyRedis?
 
+    /// Every answer of the endpoint carries `Access-Control-Allow-Origin: *`, so a player page on
+    /// another origin can `fetch` it with a JSON body (after the preflight `OPTIONS` allows it).
     func respond(_ request: Request, clientIP: String, now: Int64) async -> PreparedResponse {
-        guard request.head.method == .post else { return .error(.methodNotAllowed(allow: "POST"), isHead: request.head.method == .head) }
+        var response = await answer(request, clientIP: clientIP, now: now)
+        response.headers[.accessControlAllowOrigin] = "*"
+        return response
+    }
+
+    /// `204` answer to a CORS preflight: allows a `POST` with a JSON `Content-Type`.
+    static func preflight() -> PreparedResponse {
+        var headers: HTTPFields = [:]
+        headers[.accessControlAllowMethods] = "POST, OPTIONS"
+        headers[.accessControlAllowHeaders] = "Content-Type"
+        headers[.accessControlMaxAge] = "86400"
+        headers[.allow] = "POST, OPTIONS"
+        return PreparedResponse(status: .noContent, headers: headers)
+    }
+
+    private func answer(_ request: Request, clientIP: String, now: Int64) async -> PreparedResponse {
+        if request.head.method == .options { return Self.preflight() }
+        guard request.head.method == .post else {
+            return .error(.methodNotAllowed(allow: "POST, OPTIONS"), isHead: request.head.method == .head)
+        }
         var request = request
         guard let body = try? await request.collectBody(upTo: 16 * 1024) else { return .error(.badRequest("body_too_large"), isHead: false) }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
+        guard let beacon = try? JSONDecoder().decode(PlaybackBeacon.self, from: Data(body.readableBytesView)) else {
             return .error(.badRequest("invalid_json"), isHead: false)
         }
-        guard let eventId = object["event_id"] as? String, (1...128).contains(eventId.count),
-              eventId.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f })
-        else { return .error(.badRequest("invalid_event_id"), isHead: false) }
-        guard let url = object["url"] as? String, !url.isEmpty, url.utf8.count <= 8192 else {
+        guard case .value(let eventId) = beacon.eventId, EventIdentifier.isValid(eventId) else {
+            return .error(.badRequest("invalid_event_id"), isHead: false)
+        }
+        guard case .value(let url) = beacon.url, !url.isEmpty, url.utf8.count <= 8192 else {
             return .error(.badRequest("invalid_url"), isHead: false)
         }
-        guard let tap = (object["tap_to_playing_ms"] as? NSNumber)?.doubleValue, tap.isFinite, tap >= 0, tap <= 600_000,
-              !(object["tap_to_playing_ms"] is Bool)
-        else { return .error(.badRequest("invalid_tap_to_playing_ms"), isHead: false) }
-        let stallCount = object["stall_count"].flatMap { ($0 as? NSNumber)?.intValue } ?? 0
-        let stallMs = object["stall_ms"].flatMap { ($0 as? NSNumber)?.doubleValue } ?? 0
-        guard stallCount >= 0, stallMs >= 0, stallMs.isFinite else { return .error(.badRequest("invalid_stalls"), isHead: false) }
-        let player = (object["player"] as? String).map { String($0.prefix(64)) }
+        guard case .value(let tap) = beacon.tapToPlayingMs, tap.isFinite, tap >= 0, tap <= 600_000 else {
+            return .error(.badRequest("invalid_tap_to_playing_ms"), isHead: false)
+        }
+        guard let stallCount = beacon.stallCount.value(or: 0), let stallMs = beacon.stallMs.value(or: 0),
+              stallCount >= 0, stallMs >= 0, stallMs.isFinite
+        else { return .error(.badRequest("invalid_stalls"), isHead: false) }
+        var player: String?
+        if case .value(let name) = beacon.player { player = String(name.prefix(64)) }
 
         // Verify the audio URL as that request would be verified.
         var target = Substring(url)
@@ -107,6 +130,57 @@ struct PlaybackEvents: Sendable {
             }
         }
         return window.insert(eventId)
+    }
+}
+
+/// The JSON body of a playback beacon, each field read on its own so a bad one is named.
+///
+/// Decoded with `JSONDecoder`, where a JSON `true`/`false` never reads as a number
+/// (`JSONSerialization` on Linux hands out booleans and the numbers 0 and 1 as the same
+/// `NSNumber`, so `0` looked like `false`). Unknown fields are ignored.
+struct PlaybackBeacon: Decodable {
+    var eventId: BodyField<String>
+    var url: BodyField<String>
+    var tapToPlayingMs: BodyField<Double>
+    var stallCount: BodyField<Int>
+    var stallMs: BodyField<Double>
+    var player: BodyField<String>
+
+    enum CodingKeys: String, CodingKey {
+        case eventId = "event_id", url, tapToPlayingMs = "tap_to_playing_ms", stallCount = "stall_count", stallMs = "stall_ms", player
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        eventId = c.field(.eventId)
+        url = c.field(.url)
+        tapToPlayingMs = c.field(.tapToPlayingMs)
+        stallCount = c.field(.stallCount)
+        stallMs = c.field(.stallMs)
+        player = c.field(.player)
+    }
+}
+
+/// One field of a JSON request body: absent (or `null`), present with the wrong type, or present.
+enum BodyField<Value> {
+    case absent, invalid, value(Value)
+
+    /// The value, `fallback` when absent, nil when invalid.
+    func value(or fallback: Value) -> Value? {
+        switch self {
+        case .absent: fallback
+        case .invalid: nil
+        case .value(let v): v
+        }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// `key` read on its own: a wrong type is ``BodyField/invalid`` rather than an error for
+    /// the whole body (`JSONDecoder` never reads a boolean as a number or a number as a boolean).
+    func field<T: Decodable>(_ key: Key) -> BodyField<T> {
+        guard contains(key), (try? decodeNil(forKey: key)) == false else { return .absent }
+        return (try? decode(T.self, forKey: key)).map { .value($0) } ?? .invalid
     }
 }
 

@@ -79,7 +79,7 @@ struct LogFacts: Sendable {
     var track: String?
     var kbps: Int?
     var uid: String?
-    /// Where the bytes came from; `nil` for responses that are not audio delivery.
+    /// nil for responses that are not audio delivery (logged as `null`, counted nowhere).
     var cache: CacheResult?
     var auth: String = "ok"
     var rangeStart: Int64?

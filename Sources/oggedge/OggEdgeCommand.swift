@@ -89,7 +89,7 @@ struct Sign: ParsableCommand {
     @Argument(help: "Request path, e.g. /tracks/demo_160kbps.ogg") var path: String
     @Option(help: "Seconds the URL stays valid.") var ttl: Int64
     @Option(help: "Subject / user id recorded in the delivery log.") var uid: String?
-    @Option(help: "Path prefix the token covers (e.g. /tracks/demo_).") var acl: String?
+    @Option(help: "What the token covers: /tracks/ (every rendition), /tracks/{trackId}_ (every rendition of one track) or one whole rendition path.") var acl: String?
     @Option(help: "Highest bitrate the token may fetch.") var maxkbps: Int?
     @Option(help: "Client address the token is bound to.") var ip: String?
     @Option(name: .customLong("base-url"), help: "Prefix, e.g. http://127.0.0.1:8080, to print an absolute URL.") var baseURL: String?

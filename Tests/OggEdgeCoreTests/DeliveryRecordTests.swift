@@ -45,4 +45,15 @@ struct DeliveryRecordTests {
         #expect(object["aborted"] as? Bool == false)
         #expect(object["ts"] as? String == "2025-11-25T17:07:36.789Z")
     }
+
+    @Test func aResponseThatIsNotAudioHasCacheNull() throws {
+        let record = DeliveryRecord(timestampMs: 0, requestId: "r", clientIP: "::1", method: "GET", path: "/healthz", status: 200, bytesSent: 3)
+        #expect(record.cache == nil)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(record.jsonLine.utf8)) as? [String: Any])
+        #expect(object["cache"] is NSNull)
+        #expect(record.fields.first { $0.0 == "cache" }?.1 == "")
+        var audio = record
+        audio.cache = .miss
+        #expect(audio.fields.first { $0.0 == "cache" }?.1 == "MISS")
+    }
 }

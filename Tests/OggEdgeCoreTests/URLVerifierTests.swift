@@ -141,6 +141,39 @@ enum SigningFixtures {
         #expect(F.verify(wrong, path: "/tracks/abc_96kbps.ogg", kbps: 96) == .failure(.badSignature))
     }
 
+    /// A target for `path` carrying an `acl` token signed by the library's own signer with K1.
+    static func aclTarget(_ path: String, acl: String) -> String {
+        let signed = URLSigner.sign(path: "/tracks/abc_96kbps.ogg", key: F.k1, expires: F.exp, acl: acl)
+        return path + signed[signed.firstIndex(of: "?")!...]
+    }
+
+    @Test(arguments: [
+        // (acl, request path, covered)
+        ("/tracks/", "/tracks/abc_96kbps.ogg", true), ("/tracks/", "/tracks/xyz-1_320kbps.ogg", true),
+        ("/tracks/abc_", "/tracks/abc_96kbps.ogg", true), ("/tracks/abc_", "/tracks/abc_320kbps.ogg", true),
+        ("/tracks/abc_", "/tracks/abc_x_96kbps.ogg", false), ("/tracks/abc_", "/tracks/abcd_96kbps.ogg", false),
+        ("/tracks/abc_x_", "/tracks/abc_x_160kbps.ogg", true), ("/tracks/abc_x_", "/tracks/abc_160kbps.ogg", false),
+        ("/tracks/abc_160kbps.ogg", "/tracks/abc_160kbps.ogg", true), ("/tracks/abc_160kbps.ogg", "/tracks/abc_96kbps.ogg", false),
+    ])
+    func aclFormsCoverExactlyTheirRenditions(acl: String, path: String, covered: Bool) {
+        let kbps = TrackPath.supportedBitrates.first { path.hasSuffix("_\($0)kbps.ogg") } ?? 96
+        let result = F.verify(Self.aclTarget(path, acl: acl), path: path, kbps: kbps)
+        if covered {
+            #expect((try? result.get())?.acl == acl)
+        } else {
+            #expect(result == .failure(.outsideAcl))
+        }
+    }
+
+    @Test(arguments: ["", "/", "/tracks", "/tracks/a", "/tracks/abc", "/tracks/ab", "/tracks/_", "/tracks/-abc_", "/tracks/abc_96kbps",
+                      "/tracks/abc_96kbps.og", "/tracks/abc_128kbps.ogg", "/tracks/abc_96kbps.ogg/", "/tracks//abc_", "/tracks/../abc_",
+                      "/tracks/a b_", "/TRACKS/abc_", "tracks/abc_", "/tracks/abc_96kbps.ogg?x", "/other/", "/tracks/\(String(repeating: "a", count: 65))_",
+                      "/tracks/\u{301}abc_", "/tracks/abc\u{600}_", "/tracks/abc\u{301}_"])
+    func aclOutsideTheThreeFormsIsMalformed(acl: String) {
+        let path = "/tracks/abc_96kbps.ogg"
+        #expect(F.verify(Self.aclTarget(path, acl: acl), path: path, kbps: 96) == .failure(.malformed))
+    }
+
     @Test func bitrateEntitlement() {
         #expect((try? F.verify(F.reordered, kbps: 160).get()) != nil)
         #expect((try? F.verify(F.reordered, kbps: 96).get()) != nil)

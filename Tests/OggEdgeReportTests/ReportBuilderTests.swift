@@ -4,6 +4,35 @@ import Testing
 
 /// Expected values are computed by hand from the table in `Fixture`.
 @Suite struct ReportBuilderTests {
+    @Test func recordsWithCacheNullAreNotAudio() {
+        func line(_ ts: String, method: String = "GET", path: String, track: String? = nil, status: Int, bytes: Int, ttfb: Int,
+                  cache: String?, auth: String = "ok") -> String {
+            let trackJSON = track.map { "\"\($0)\"" } ?? "null"
+            let cacheJSON = cache.map { "\"\($0)\"" } ?? "null"
+            return #"{"ts":"2026-11-25T17:\#(ts)Z","method":"\#(method)","path":"\#(path)","track":\#(trackJSON),"kbps":null,"#
+                + #""status":\#(status),"bytes_sent":\#(bytes),"ttfb_us":\#(ttfb),"playback_start_us":null,"cache":\#(cacheJSON),"#
+                + #""auth":"\#(auth)","aborted":false}"#
+        }
+        let lines = [
+            line("00:00.000", path: "/tracks/demo_96kbps.ogg", track: "demo", status: 200, bytes: 1000, ttfb: 500, cache: "HIT"),
+            line("00:01.000", path: "/tracks/demo_96kbps.ogg", track: "demo", status: 200, bytes: 1000, ttfb: 800, cache: "MISS"),
+            line("00:02.000", path: "/healthz", status: 200, bytes: 3, ttfb: 50, cache: nil),
+            line("00:03.000", path: "/metrics", status: 200, bytes: 5000, ttfb: 20, cache: nil),
+            line("00:04.000", method: "POST", path: "/events/playback", status: 403, bytes: 29, ttfb: 30, cache: nil, auth: "bad_signature"),
+            line("00:05.000", method: "OPTIONS", path: "/tracks/demo_96kbps.ogg", track: "demo", status: 204, bytes: 0, ttfb: 10, cache: nil),
+        ]
+        let r = ReportBuilder.build(lines: lines.map { Substring($0) }, options: ReportOptions(now: Fixture.now))
+        #expect(r.skippedLines == 0)
+        #expect(r.requests == 6)
+        #expect(r.bytesSent == 7032)
+        #expect(r.statusCounts == ["200": 4, "403": 1, "204": 1])
+        #expect(r.refusals == ["bad_signature": 1])
+        #expect(r.cacheCounts == ["HIT": 1, "MISS": 1])
+        #expect(r.hitResponses == 1 && r.audioResponses == 2 && r.hitRatio == 0.5)
+        #expect(r.ttfb == LatencySummary(count: 2, p50Us: 500, p95Us: 800, p99Us: 800))
+        #expect(r.slowestTracks.map(\.requests) == [2])
+    }
+
     let r = Fixture.lastHour()
 
     @Test func countsLinesRecordsAndWindow() {

@@ -1,7 +1,8 @@
 import Foundation
 import NIOHTTP1
+import OggEdgeCore
 import OggEdgeRedis
-import OggEdgeServer
+@testable import OggEdgeServer
 import OggEdgeTesting
 import Testing
 
@@ -88,6 +89,159 @@ import Testing
             #expect(event["tap_to_playing_ms"] as? Double == 142.5)
             let metrics = try await server.fetch("/metrics")
             #expect(metrics.bodyText.contains("oggedge_player_tap_to_playing_seconds_count 1"))
+        }
+    }
+
+    @Test func beaconEventIdsAreOneTo128BytesOfTheContractAlphabet() async throws {
+        try await TestServer.with { server in
+            let url = server.sign("/tracks/demo_160kbps.ogg")
+            func post(eventId: String) async throws -> TestResponse {
+                let body = #"{"event_id":"# + JSONString.quoted(eventId) + #","url":"\#(url)","tap_to_playing_ms":100}"#
+                var request = HTTPClientRequestBuilder.post(server.baseURL + "/events/playback", body: body, headers: [("Content-Type", "application/json")])
+                return try await request.send()
+            }
+            // One grapheme cluster of about 15 KB: one "character", 15,001 bytes.
+            let combining = "e" + String(repeating: "\u{301}", count: 7_500)
+            for bad in [combining, String(repeating: "a", count: 129), "", "a b", "caf\u{e9}", "a/b", "a\u{7f}"] {
+                let r = try await post(eventId: bad)
+                #expect(r.status == 400, "\(bad.utf8.count) bytes")
+                #expect(r.bodyText == #"{"error":"invalid_event_id"}"#)
+            }
+            #expect(try await post(eventId: String(repeating: "a", count: 128)).status == 202)
+            #expect(try await post(eventId: "A.b_c:d-0").status == 202)
+        }
+    }
+
+    @Test func beaconTapToPlayingIsANumberFrom0To600000NeverABoolean() async throws {
+        try await TestServer.with { server in
+            let url = server.sign("/tracks/demo_160kbps.ogg")
+            func post(_ id: String, tap: String) async throws -> TestResponse {
+                let body = #"{"event_id":"\#(id)","url":"\#(url)","tap_to_playing_ms":\#(tap)}"#
+                var request = HTTPClientRequestBuilder.post(server.baseURL + "/events/playback", body: body, headers: [("Content-Type", "application/json")])
+                return try await request.send()
+            }
+            // 0 and 1 are what JSONSerialization on Linux cannot tell from false and true.
+            for (i, tap) in ["0", "1", "600000", "0.5", "1e3"].enumerated() {
+                let r = try await post("ok-\(i)", tap: tap)
+                #expect(r.status == 202, "\(tap): \(r.bodyText)")
+            }
+            for (i, tap) in ["true", "false", "null", "-1", "600001", #""5""#, "[1]", "{}"].enumerated() {
+                let r = try await post("bad-\(i)", tap: tap)
+                #expect(r.status == 400, "\(tap)")
+                #expect(r.bodyText == #"{"error":"invalid_tap_to_playing_ms"}"#, "\(tap)")
+            }
+            server.server.playbackLog.flush()
+            let path = (server.logPath as NSString).deletingLastPathComponent + "/playback.jsonl"
+            let events = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self).split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(events.count == 5)
+            #expect(events.first { $0["event_id"] as? String == "ok-0" }?["tap_to_playing_ms"] as? Double == 0)
+        }
+    }
+
+    @Test func beaconsAnswerCORSForAPlayerOnAnotherOrigin() async throws {
+        try await TestServer.with { server in
+            let preflight = try await server.fetch("/events/playback", method: .OPTIONS, headers: [
+                ("Origin", "https://player.example"), ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "content-type"),
+            ])
+            #expect(preflight.status == 204)
+            #expect(preflight.header("Access-Control-Allow-Origin") == "*")
+            #expect(preflight.header("Access-Control-Allow-Methods") == "POST, OPTIONS")
+            #expect(preflight.header("Access-Control-Allow-Headers")?.lowercased() == "content-type")
+            #expect(preflight.header("Access-Control-Max-Age").flatMap(Int.init).map { $0 > 0 } == true)
+            #expect(preflight.body.isEmpty)
+
+            let url = server.sign("/tracks/demo_160kbps.ogg")
+            let origin = [("Origin", "https://player.example"), ("Content-Type", "application/json")]
+            func post(_ body: String) async throws -> TestResponse {
+                var request = HTTPClientRequestBuilder.post(server.baseURL + "/events/playback", body: body, headers: origin)
+                return try await request.send()
+            }
+            let accepted = try await post(#"{"event_id":"cors-1","url":"\#(url)","tap_to_playing_ms":90}"#)
+            let repeated = try await post(#"{"event_id":"cors-1","url":"\#(url)","tap_to_playing_ms":90}"#)
+            let bad = try await post("{")
+            let refused = try await post(#"{"event_id":"cors-2","url":"/tracks/demo_160kbps.ogg","tap_to_playing_ms":90}"#)
+            let wrongMethod = try await server.fetch("/events/playback", headers: [("Origin", "https://player.example")])
+            let statuses: [Int] = [accepted.status, repeated.status, bad.status, refused.status, wrongMethod.status]
+            #expect(statuses == [202, 200, 400, 403, 405])
+            for r in [accepted, repeated, bad, refused, wrongMethod] {
+                #expect(r.header("Access-Control-Allow-Origin") == "*", "\(r.status)")
+            }
+            #expect(wrongMethod.header("Allow") == "POST, OPTIONS")
+        }
+    }
+
+    @Test func responsesThatAreNotAudioAreLoggedWithCacheNullAndCountedNowhere() async throws {
+        try await TestServer.with { server in
+            let auth = [("Authorization", "Bearer test-admin-token")]
+            let target = server.sign("/tracks/demo_96kbps.ogg")
+            func beacon(_ body: String) async throws -> TestResponse {
+                var request = HTTPClientRequestBuilder.post(server.baseURL + "/events/playback", body: body, headers: [("Content-Type", "application/json")])
+                return try await request.send()
+            }
+            // Not audio.
+            #expect(try await server.fetch("/healthz").status == 200)
+            #expect(try await server.fetch("/readyz").status == 200)
+            #expect(try await server.fetch("/metrics").status == 200)
+            #expect(try await server.fetch("/nothing-here").status == 404)
+            #expect(try await server.fetch("/healthz", method: .POST).status == 405)
+            #expect(try await server.fetch("/admin/stats").status == 401)
+            #expect(try await server.fetch("/admin/stats", headers: auth).status == 200)
+            _ = try await server.fetch("/events/playback", method: .OPTIONS)
+            #expect(try await beacon(#"{"event_id":"n-1","url":"\#(target)","tap_to_playing_ms":5}"#).status == 202)
+            #expect(try await beacon("{").status == 400)
+            #expect(try await beacon(#"{"event_id":"n-2","url":"/tracks/demo_96kbps.ogg","tap_to_playing_ms":5}"#).status == 403)
+            #expect(try await server.fetch(target, method: .OPTIONS).status == 204)
+            // Audio.
+            #expect(try await server.fetch(target).status == 200)
+            #expect(try await server.fetch("/tracks/demo_96kbps.ogg").status == 403)
+            #expect(try await server.fetch("/tracks/nothing").status == 404)
+
+            let records = try await server.deliveryRecords()
+            func isAudio(_ r: [String: Any]) -> Bool {
+                (r["path"] as? String)?.hasPrefix("/tracks/") == true && r["method"] as? String != "OPTIONS"
+            }
+            let other = records.filter { !isAudio($0) }
+            #expect(other.count == 12)
+            for r in other {
+                #expect(r["cache"] is NSNull, "\(r["method"] ?? "") \(r["path"] ?? "") \(r["status"] ?? "")")
+            }
+            #expect(records.filter(isAudio).map { $0["cache"] as? String } == ["MISS", "DENIED", "ERROR"])
+            let refusedBeacon = try #require(other.first { $0["status"] as? Int == 403 })
+            #expect(refusedBeacon["auth"] as? String == "missing_signature")
+
+            let stats = try await server.fetch("/admin/stats", headers: auth)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(stats.body)) as? [String: Any])
+            #expect(json["misses"] as? Int == 1)
+            #expect(json["hits"] as? Int == 0)
+            #expect(json["coalesced"] as? Int == 0)
+        }
+    }
+
+    @Test func metricsCountResponsesThatAreNotAudioUnderNoCacheLabel() async throws {
+        // The registry is shared by every server in the process, so use amounts no test reaches:
+        // 1 TB sent and a TTFB of 11 days, for a response that is not audio.
+        try await TestServer.with { server in
+            func totals() async throws -> (bytes: [String: Double], ttfbSum: [String: Double]) {
+                var bytes: [String: Double] = [:], ttfbSum: [String: Double] = [:]
+                for line in try await server.fetch("/metrics").bodyText.split(separator: "\n") {
+                    let parts = line.split(separator: " ")
+                    guard parts.count == 2, let value = Double(parts[1]) else { continue }
+                    if parts[0].hasPrefix("oggedge_bytes_sent_total{") { bytes[String(parts[0])] = value }
+                    if parts[0].hasPrefix("oggedge_ttfb_seconds_sum{") { ttfbSum[String(parts[0])] = value }
+                }
+                return (bytes, ttfbSum)
+            }
+            let before = try await totals()
+            OriginMetrics.shared.record(DeliveryRecord(
+                timestampMs: 0, requestId: "x", clientIP: "::1", method: "GET", path: "/metrics", status: 200,
+                bytesSent: 1_000_000_000_000, ttfbMicros: 1_000_000_000_000, cache: nil
+            ))
+            let after = try await totals()
+            #expect(!after.bytes.isEmpty && !after.ttfbSum.isEmpty)
+            for (name, value) in after.bytes { #expect(value - (before.bytes[name] ?? 0) < 1e11, "\(name)") }
+            for (name, value) in after.ttfbSum { #expect(value - (before.ttfbSum[name] ?? 0) < 1e5, "\(name)") }
         }
     }
 

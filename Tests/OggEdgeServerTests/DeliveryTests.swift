@@ -180,6 +180,61 @@ import Testing
         }
     }
 
+    @Test func theBearerSchemeNameIsCaseInsensitive() async throws {
+        try await TestServer.with { server in
+            for value in ["bearer test-admin-token", "BEARER test-admin-token", "BeArEr test-admin-token", "Bearer  test-admin-token"] {
+                #expect(try await server.fetch("/admin/stats", headers: [("Authorization", value)]).status == 200, "\(value)")
+            }
+            for value in ["bearer wrong", "BEARER test-admin-tokenx", "Bearertest-admin-token", "Basic test-admin-token",
+                          "bearer", "Bearer ", "xbearer test-admin-token", "bearer: test-admin-token"] {
+                let r = try await server.fetch("/admin/stats", headers: [("Authorization", value)])
+                #expect(r.status == 401, "\(value)")
+                #expect(r.header("WWW-Authenticate") == "Bearer")
+            }
+        }
+    }
+
+    @Test func prewarmRefusesABadBodyInsteadOfWideningIt() async throws {
+        try await TestServer.with { server in
+            func post(_ body: String) async throws -> TestResponse {
+                var request = HTTPClientRequestBuilder.post(server.baseURL + "/admin/prewarm", body: body, headers: [
+                    ("Authorization", "Bearer test-admin-token"), ("Content-Type", "application/json"),
+                ])
+                return try await request.send()
+            }
+            let refused: [(String, String)] = [
+                (#"{"tracks":["demo"],"kbps":"x"}"#, "invalid_kbps"),
+                (#"{"tracks":["demo"],"kbps":96}"#, "invalid_kbps"),
+                (#"{"tracks":["demo"],"kbps":"96,160"}"#, "invalid_kbps"),
+                (#"{"tracks":["demo"],"kbps":[]}"#, "invalid_kbps"),
+                (#"{"tracks":["demo"],"kbps":[true]}"#, "invalid_kbps"),
+                (#"{"tracks":["demo"],"kbps":["96"]}"#, "invalid_kbps"),
+                (#"{"tracks":["demo"],"kbps":{"96":1}}"#, "invalid_kbps"),
+                (#"{"tracks":["demo"],"kbps":[100]}"#, "unsupported_bitrate"),
+                (#"{"tracks":["demo"],"kbps":[96,100]}"#, "unsupported_bitrate"),
+                (#"{"tracks":["demo"],"heads":"yes"}"#, "invalid_heads"),
+                (#"{"tracks":["demo"],"heads":1}"#, "invalid_heads"),
+                (#"{"tracks":["demo"],"heads":0}"#, "invalid_heads"),
+                (#"{"tracks":[]}"#, "tracks_required"),
+                (#"{"kbps":[96]}"#, "tracks_required"),
+                (#"{"tracks":"demo"}"#, "invalid_tracks"),
+                (#"{"tracks":["demo",5]}"#, "invalid_tracks"),
+                (#"{"tracks":["bad..id"]}"#, "invalid_track_id"),
+                (#"{"tracks":["-demo"]}"#, "invalid_track_id"),
+                (#"{"tracks":[""]}"#, "invalid_track_id"),
+                (#"["demo"]"#, "invalid_json"),
+            ]
+            for (body, reason) in refused {
+                let r = try await post(body)
+                #expect(r.status == 400, "\(body)")
+                #expect(r.bodyText == #"{"error":""# + reason + #""}"#, "\(body)")
+            }
+            for body in [#"{"tracks":["demo"],"kbps":[96],"heads":true}"#, #"{"tracks":["demo"],"kbps":null}"#, #"{"tracks":["demo"]}"#] {
+                #expect(try await post(body).status == 202, "\(body)")
+            }
+        }
+    }
+
     @Test func deliveryLogRecordsEveryResponse() async throws {
         try await TestServer.with { server in
         let target = server.sign("/tracks/" + file, uid: "u-42")
