@@ -1,0 +1,169 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import OggEdgeCore
+import OggEdgeServer
+import OggEdgeTesting
+import Testing
+
+/// Regression tests for the one byte path: hostile requests against renditions that are still
+/// being encoded, hostile media files, purges during and after transcodes, and a finished
+/// transcode answered as an ordinary object.
+@Suite(.serialized) struct BytePathTests {
+    /// A copy of the test media with the 120 s master, so each test has a cold rendition to encode.
+    static func media() throws -> String {
+        _ = TestMedia.hugeTrack
+        return try CacheTests.mediaCopy()
+    }
+
+    @Test func hostileRangesAndConditionalsOnALiveRenditionNeverCrashTheProcess() async throws {
+        let media = try Self.media()
+        try await TestServer.with(configure: { $0.mediaDirectory = media; $0.limits.liveRangeWaitSeconds = 1 }) { server in
+            let target = server.sign("/tracks/huge_160kbps.ogg")
+            // Start the encode (a browser's first request), then hit it while it runs.
+            async let first = server.fetch(target, headers: [("Range", "bytes=0-")])
+            try await Task.sleep(for: .milliseconds(50))
+            let huge = try await server.fetch(target, headers: [("Range", "bytes=0-9223372036854775807")])
+            #expect([200, 206, 503].contains(huge.status), "\(huge.status)")
+            let beyond = try await server.fetch(target, headers: [("Range", "bytes=9223372036854775807-")])
+            #expect([416, 503].contains(beyond.status), "\(beyond.status)")
+            let nearMax = try await server.fetch(target, headers: [("Range", "bytes=9223372036854775806-9223372036854775807")])
+            #expect([416, 503].contains(nearMax.status), "\(nearMax.status)")
+            let ifMatch = try await server.fetch(target, headers: [("Range", "bytes=0-99"), ("If-Match", "\"nope\"")])
+            #expect(ifMatch.status == 412)
+            let ifRange = try await server.fetch(target, headers: [("Range", "bytes=0-99"), ("If-Range", "\"bogus\"")])
+            #expect(ifRange.status == 200)
+            let two = try await server.fetch(target, headers: [("Range", "bytes=0-9,20-29")])
+            #expect(two.status == 206)
+            #expect(two.header("Content-Type")?.hasPrefix("multipart/byteranges; boundary=") == true)
+            let whole = try await first
+            #expect(whole.status == 200)
+            let complete = try await server.fetch(target)
+            #expect(complete.status == 200)
+            #expect(complete.header("ETag") != nil)
+            // The multipart body carries exactly the bytes of the finished rendition.
+            let text = String(decoding: two.body, as: UTF8.self)
+            #expect(text.contains("Content-Range: bytes 0-9/"))
+            #expect(text.contains("Content-Range: bytes 20-29/"))
+            #expect(try await server.fetch("/healthz").status == 200)
+        }
+    }
+
+    @Test func aFinishedTranscodeIsAnOrdinaryObjectAtOnceAndAfterAPurgeIsEncodedAgain() async throws {
+        let media = try Self.media()
+        try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
+            let target = server.sign("/tracks/solo_160kbps.ogg")
+            let live = try await server.fetch(target)
+            #expect(live.status == 200)
+            let done = try await server.fetch(target, headers: [("Range", "bytes=0-")])
+            #expect(done.status == 206)
+            #expect(done.body == live.body)
+            #expect(done.header("Content-Range") == "bytes 0-\(live.body.count - 1)/\(live.body.count)")
+            let etag = try #require(done.header("ETag"))
+            #expect(done.header("Last-Modified") != nil)
+            #expect(done.header("X-Content-Duration") == "6")
+            #expect(done.header("Cache-Control") == nil)
+            let notModified = try await server.fetch(target, headers: [("If-None-Match", etag)])
+            #expect(notModified.status == 304)
+            let multi = try await server.fetch(target, headers: [("Range", "bytes=0-1,10-11")])
+            #expect(multi.header("Content-Type")?.hasPrefix("multipart/byteranges") == true)
+
+            let auth = [("Authorization", "Bearer test-admin-token")]
+            let purge = try await server.fetch("/admin/cache/solo_160kbps", method: .DELETE, headers: auth)
+            #expect(purge.status == 200)
+            #expect(purge.bodyText.contains("\"purged\":1"))
+            let again = try await server.fetch(target)
+            #expect(again.status == 200)
+            #expect(again.body == live.body) // outside a start storm an encode is repeatable
+            let caches = try await CacheTests.cacheField(server).filter { _ in true }
+            #expect(caches == ["TRANSCODE", "HIT", "HIT", "HIT", "TRANSCODE"], "\(caches)")
+        }
+    }
+
+    @Test func aPurgeDuringATranscodeKeepsTheStreamingResponseExact() async throws {
+        let media = try Self.media()
+        try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
+            let target = server.sign("/tracks/huge_96kbps.ogg")
+            async let streaming = server.fetch(target)
+            try await Task.sleep(for: .milliseconds(100))
+            let auth = [("Authorization", "Bearer test-admin-token")]
+            #expect(try await server.fetch("/admin/cache/huge", method: .DELETE, headers: auth).status == 200)
+            let first = try await streaming
+            #expect(first.status == 200)
+            let check = TranscodeTests.ogginfo(first.body)
+            #expect(check.ok, "\(check.output)")
+            let tail = Array(first.body.suffix(70_000))
+            #expect(tail.withUnsafeBytes { OggScan.lastGranule(tail: $0) } == Int64(120 * 44100))
+            // The purge took effect: the next request is not a hit of the purged fill.
+            _ = try await server.fetch(target)
+            let caches = try await CacheTests.cacheField(server)
+            #expect(caches.last != "HIT", "\(caches)")
+        }
+    }
+
+    @Test func anHTTP10ClientNeverGetsChunkedEncoding() async throws {
+        let media = try Self.media()
+        try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
+            let target = server.sign("/tracks/solo_96kbps.ogg")
+            let port = server.port
+            let (bytes, closed) = await RawHTTP.exchange(
+                port: port, bytes: Array("GET \(target) HTTP/1.0\r\nHost: x\r\n\r\n".utf8), timeout: 20, readLimit: 8 << 20
+            )
+            let sep = try #require(RawHTTP.headEnd(bytes))
+            let head = String(decoding: bytes[..<sep], as: UTF8.self).lowercased()
+            #expect(head.hasPrefix("http/1.0 200"))
+            #expect(!head.contains("transfer-encoding"))
+            #expect(closed)
+            let body = Array(bytes[(sep + 4)...])
+            let check = TranscodeTests.ogginfo(body)
+            #expect(check.ok, "a close-delimited body is the whole rendition: \(check.output)")
+        }
+    }
+
+    @Test func hostileMediaFilesGetAClearAnswerAndTheProcessLives() async throws {
+        let media = try Self.media()
+        let tracks = media + "/tracks/"
+        // A zero-byte file.
+        _ = FileManager.default.createFile(atPath: tracks + "empty_96kbps.ogg", contents: Data())
+        // Sample rate 1 and a last granule of 2^60: a duration no integer holds.
+        var absurd = TestMedia.bytes("tiny_96kbps.ogg")
+        Self.patch(&absurd, sampleRate: 1, lastGranule: 1 << 60)
+        _ = FileManager.default.createFile(atPath: tracks + "absurd_96kbps.ogg", contents: Data(absurd))
+        try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
+            let empty = try await server.fetch(server.sign("/tracks/empty_96kbps.ogg"))
+            #expect(empty.status == 502)
+            #expect(empty.bodyText == #"{"error":"corrupt_rendition"}"#)
+            for _ in 0..<2 {
+                let r = try await server.fetch(server.sign("/tracks/absurd_96kbps.ogg"))
+                #expect(r.status == 200)
+                #expect(r.body == absurd)
+                #expect(r.header("X-Content-Duration") == nil)
+            }
+            #expect(try await server.fetch(server.sign("/tracks/demo_96kbps.ogg")).status == 200)
+        }
+    }
+
+    /// Rewrites the identification header's sample rate and the last page's granule position,
+    /// with valid page checksums.
+    static func patch(_ bytes: inout [UInt8], sampleRate: UInt32, lastGranule: Int64) {
+        guard let first = OggPageHeader.parse(bytes) else { return }
+        let rateAt = first.headerLength + 12
+        for i in 0..<4 { bytes[rateAt + i] = UInt8(truncatingIfNeeded: sampleRate >> (8 * UInt32(i))) }
+        reseal(&bytes, at: 0)
+        var offset = 0
+        var last = 0
+        while offset < bytes.count, let header = bytes.withUnsafeBytes({ OggPageHeader.parse(UnsafeRawBufferPointer(rebasing: $0[offset...])) }) {
+            last = offset
+            offset += header.totalLength
+        }
+        for i in 0..<8 { bytes[last + 6 + i] = UInt8(truncatingIfNeeded: lastGranule >> (8 * Int64(i))) }
+        reseal(&bytes, at: last)
+    }
+
+    private static func reseal(_ bytes: inout [UInt8], at offset: Int) {
+        for i in 22..<26 { bytes[offset + i] = 0 }
+        let crc = bytes.withUnsafeBytes { OggCRC.pageChecksum(UnsafeRawBufferPointer(rebasing: $0[offset...])) } ?? 0
+        for i in 0..<4 { bytes[offset + 22 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+    }
+}
