@@ -87,6 +87,7 @@ package final class RenditionDirectory: Sendable {
         }) {
             return fast
         }
+        assertOffEventLoop()
         guard let origin = locator.locate(track) else {
             entries.withLock { _ = $0.removeValue(forKey: key) }
             throw .notFound

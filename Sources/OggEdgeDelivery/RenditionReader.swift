@@ -118,6 +118,7 @@ package final class RenditionReader: @unchecked Sendable {
     /// Copies bytes `lo...hi` of chunk `id` from the cache; false when it is not there (whole).
     private func lookUp(_ id: ChunkID, _ lo: Int, _ hi: Int, _ buffer: inout ByteBuffer) -> Bool {
         guard let store else { return false }
+        assertOffEventLoop()
         var complete = false
         let mark = buffer.writerIndex
         let found = store.withChunk(id) { payload in
@@ -189,4 +190,10 @@ final class PinnedFile: @unchecked Sendable {
             fd = -1
         }
     }
+}
+
+/// Debug builds (the tests) trap when blocking work (LMDB, the file system) runs on a NIO event
+/// loop: the loops only parse requests and write sockets.
+package func assertOffEventLoop(_ what: StaticString = #function) {
+    assert(MultiThreadedEventLoopGroup.currentEventLoop == nil, "blocking work on an event loop: \(what)")
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import OggEdgeCore
+import OggEdgeDelivery
 import OggEdgeRedis
 import ServiceLifecycle
 import Synchronization
@@ -101,6 +102,7 @@ public final class DeliveryLog: Service, Sendable {
     /// Writes everything pending now.
     public func flush() {
         guard let path else { return }
+        assertOffEventLoop()
         let (batch, reopen) = state.withLock { s -> ([UInt8], Bool) in
             let b = s.pending
             s.pending = []

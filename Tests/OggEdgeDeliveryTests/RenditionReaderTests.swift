@@ -1,0 +1,69 @@
+import Foundation
+import NIOCore
+import OggEdgeCache
+import OggEdgeCore
+import Testing
+@testable import OggEdgeDelivery
+
+/// Readers pin one version of a file: with the cache on or off, bytes of two versions are never
+/// mixed in one response.
+@Suite struct RenditionReaderTests {
+    /// A media directory with one real rendition copied from the sample media.
+    static func media() throws -> (dir: String, bytes: [UInt8]) {
+        let sample = try #require(ProcessInfo.processInfo.environment["OGGEDGE_TEST_MEDIA"], "run through scripts/test.sh")
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: sample + "/tracks/demo_160kbps.ogg")))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-reader-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/tracks", withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/tracks/x_160kbps.ogg"))
+        return (dir, bytes)
+    }
+
+    @Test func withTheCacheOffAFileRewrittenInPlaceWithTheSameSizeFailsTheResponse() async throws {
+        let (dir, bytes) = try Self.media()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let directory = RenditionDirectory(mediaDirectory: dir, store: nil, revalidateInterval: .zero)
+        let attachment = try await directory.attach(TrackPath(trackId: "x", kbps: 160))
+        #expect(attachment.outcome == .miss)
+        let reader = RenditionReader(attachment, store: nil, wait: .seconds(1))
+        defer { reader.close() }
+        let chunk = ChunkStore.defaultChunkSize
+        var first = ByteBuffer()
+        try await reader.read(ByteRange(start: 0, end: Int64(chunk) - 1), appendingTo: &first)
+        #expect(Array(first.readableBytesView) == Array(bytes.prefix(chunk)))
+        // Same inode, same size, other bytes: only the mtime tells.
+        try await Task.sleep(for: .milliseconds(20))
+        let handle = try #require(FileHandle(forWritingAtPath: dir + "/tracks/x_160kbps.ogg"))
+        try handle.write(contentsOf: Data(bytes.reversed()))
+        try handle.close()
+        var second = ByteBuffer()
+        await #expect(throws: SourceReadError.self) {
+            try await reader.read(ByteRange(start: Int64(chunk), end: Int64(2 * chunk) - 1), appendingTo: &second)
+        }
+    }
+
+    @Test func concurrentReadersOfAColdChunkLoadItOnce() async throws {
+        let (dir, bytes) = try Self.media()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cache = dir + "/cache"
+        let store = try ChunkStore(directory: cache, maxBytes: 64 << 20)
+        defer { store.close() }
+        let directory = RenditionDirectory(mediaDirectory: dir, store: store)
+        let track = try TrackPath(trackId: "x", kbps: 160)
+        let outcomes = try await withThrowingTaskGroup(of: (CacheResult, [UInt8]).self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    let reader = RenditionReader(try await directory.attach(track), store: store, wait: .seconds(5))
+                    defer { reader.close() }
+                    var out = ByteBuffer()
+                    try await reader.read(ByteRange(start: 0, end: Int64(bytes.count) - 1), appendingTo: &out)
+                    return (reader.outcome, Array(out.readableBytesView))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.allSatisfy { $0.1 == bytes })
+        // Every chunk was read from the file by exactly one reader: at most one MISS per chunk.
+        let misses = outcomes.filter { $0.0 == .miss }.count
+        #expect(misses >= 1 && misses <= (bytes.count + ChunkStore.defaultChunkSize - 1) / ChunkStore.defaultChunkSize)
+    }
+}
