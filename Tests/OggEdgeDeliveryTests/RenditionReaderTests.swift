@@ -10,12 +10,24 @@ import Testing
 @Suite struct RenditionReaderTests {
     /// A media directory with one real rendition copied from the sample media.
     static func media() throws -> (dir: String, bytes: [UInt8]) {
-        let sample = try #require(ProcessInfo.processInfo.environment["OGGEDGE_TEST_MEDIA"], "run through scripts/test.sh")
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: sample + "/tracks/demo_160kbps.ogg")))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-reader-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir + "/tracks", withIntermediateDirectories: true)
-        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/tracks/x_160kbps.ogg"))
+        let path = dir + "/tracks/x_160kbps.ogg"
+        // A real 8 s rendition: several cache chunks.
+        try Self.run("/usr/bin/sox", ["-n", "-r", "44100", "-c", "2", "-b", "16", dir + "/m.wav", "synth", "8", "pluck", "C3", "pinknoise", "vol", "0.4"])
+        try Self.run("/usr/bin/oggenc", ["-Q", "-s", "7", "-b", "160", "-o", path, dir + "/m.wav"])
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        try #require(bytes.count > 2 * ChunkStore.defaultChunkSize)
         return (dir, bytes)
+    }
+
+    static func run(_ tool: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(tool) \(arguments)")
     }
 
     @Test func withTheCacheOffAFileRewrittenInPlaceWithTheSameSizeFailsTheResponse() async throws {
