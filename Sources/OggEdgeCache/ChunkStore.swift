@@ -164,8 +164,9 @@ public final class ChunkStore: Sendable {
         }
     }
 
-    /// Queues a chunk; `committed` runs on the writer thread once it is stored or dropped.
-    public func putChunk(_ id: ChunkID, bytes: [UInt8], committed: (@Sendable () -> Void)? = nil) {
+    /// Queues a chunk; `committed` runs on the writer thread once it is stored (`true`) or
+    /// dropped (`false`: the cache is full, or the chunk's generation is no longer current).
+    public func putChunk(_ id: ChunkID, bytes: [UInt8], committed: (@Sendable (Bool) -> Void)? = nil) {
         writer.enqueue(.putChunk(id, bytes, committed))
     }
 
@@ -204,6 +205,11 @@ public final class ChunkStore: Sendable {
             if pending[rendition]?.generation == generation { pending[rendition] = nil }
             writer.enqueue(.deleteMeta(rendition, generation))
         }
+    }
+
+    /// Runs `body` on the writer thread once everything queued before it has been applied.
+    public func afterQueuedWrites(_ body: @escaping @Sendable () -> Void) {
+        writer.enqueue(.barrier(body))
     }
 
     /// Current counters and sizes.

@@ -6,13 +6,17 @@ import Synchronization
 /// One write to the cache, applied by the writer thread in queue order.
 enum WriteOp: Sendable {
     case putMeta(String, RenditionMeta)
-    case putChunk(ChunkID, [UInt8], (@Sendable () -> Void)?)
+    /// The callback gets whether the chunk was stored (false: dropped, e.g. the cache is full or
+    /// the chunk's generation is no longer its rendition's current one).
+    case putChunk(ChunkID, [UInt8], (@Sendable (Bool) -> Void)?)
     case deleteChunk(ChunkID)
     case purge([String], @Sendable (Int) -> Void)
     /// Drops one generation of a rendition: its chunks, and its metadata if still current.
     case dropGeneration(String, UInt32)
     /// Deletes a rendition's metadata if it is still of this generation (chunks stay, as orphans).
     case deleteMeta(String, UInt32)
+    /// Runs after every operation queued before it has been applied (and its callback run).
+    case barrier(@Sendable () -> Void)
     case removeOrphans
 }
 
@@ -67,7 +71,7 @@ final class ChunkWriter: @unchecked Sendable {
             q.ops.append(op)
             return true
         }
-        if accepted { wake.signal() } else { Self.complete([op]) }
+        if accepted { wake.signal() } else { Self.complete([op], stored: []) }
     }
 
     func stopAndWait() {
@@ -101,34 +105,41 @@ final class ChunkWriter: @unchecked Sendable {
     }
 
     private func apply(_ batch: [WriteOp]) {
+        var stored: Set<ChunkID> = []
         do {
-            try commit(batch, chunks: true)
+            stored = try commit(batch, chunks: true)
         } catch let error as LMDBError where error.isMapFull {
             evict(toFraction: 0.5)
             do {
-                try commit(batch, chunks: true)
+                stored = try commit(batch, chunks: true)
             } catch {
                 // Still full: keep metadata and purges, drop the chunk writes (serve uncached).
                 let dropped = batch.filter { if case .putChunk = $0 { return true } else { return false } }.count
                 store?.counters.withLock { $0.droppedWrites += Int64(dropped) }
-                try? commit(batch, chunks: false)
+                stored = (try? commit(batch, chunks: false)) ?? []
             }
         } catch {
-            try? commit(batch, chunks: false)
+            stored = (try? commit(batch, chunks: false)) ?? []
         }
-        Self.complete(batch)
+        Self.complete(batch, stored: stored)
         if env.liveBytes() > env.mapSize * 85 / 100 { evict(toFraction: 0.7) }
     }
 
     /// Runs the callbacks of applied (or refused) operations.
-    private static func complete(_ batch: [WriteOp]) {
+    private static func complete(_ batch: [WriteOp], stored: Set<ChunkID>) {
         for op in batch {
-            if case .putChunk(_, _, let committed?) = op { committed() }
+            switch op {
+            case .putChunk(let id, _, let committed?): committed(stored.contains(id))
+            case .barrier(let body): body()
+            default: break
+            }
         }
     }
 
-    private func commit(_ batch: [WriteOp], chunks: Bool) throws {
+    @discardableResult
+    private func commit(_ batch: [WriteOp], chunks: Bool) throws -> Set<ChunkID> {
         var purged: [(Set<String>, @Sendable (Int) -> Void, Int)] = []
+        var stored: Set<ChunkID> = []
         try env.write { txn in
             var generations: [String: UInt32?] = [:]
             func currentGeneration(_ rendition: String) throws -> UInt32? {
@@ -152,6 +163,7 @@ final class ChunkWriter: @unchecked Sendable {
                     value[2] = UInt8(crc >> 16 & 0xff); value[3] = UInt8(crc >> 24)
                     value.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: 4).copyMemory(from: bytes, byteCount: bytes.count) }
                     try value.withUnsafeBytes { try txn.put(env.chunks, key: id.key, value: $0) }
+                    stored.insert(id)
                     store?.recency.withLock { $0.touch(id, verified: true) }
                 case .deleteChunk(let id):
                     try txn.delete(env.chunks, key: id.key)
@@ -180,6 +192,8 @@ final class ChunkWriter: @unchecked Sendable {
                         _ = try txn.delete(env.meta, key: Array(rendition.utf8))
                         generations[rendition] = .some(nil)
                     }
+                case .barrier:
+                    break
                 case .removeOrphans:
                     try removeOrphans(txn)
                 }
@@ -199,6 +213,7 @@ final class ChunkWriter: @unchecked Sendable {
             }
             reply(removed)
         }
+        return stored
     }
 
     /// Deletes chunks whose generation is not their rendition's current one (left by a crash

@@ -87,11 +87,40 @@ package final class FillSession: Sendable {
         }
         if !purged, let store {
             if let (index, bytes) = last { commit(index, bytes) }
-            store.putMeta(meta, for: key)
+            // The record is completed only once every chunk is known to be stored: a complete
+            // record never names bytes the cache does not have.
+            store.afterQueuedWrites { [self] in
+                let (missing, purged) = state.withLock { ($0.fill.incompleteInCache, $0.purged) }
+                guard !purged else { return }
+                if missing {
+                    invalidate()
+                } else {
+                    store.putMeta(meta, for: key)
+                }
+            }
         }
         for c in woken { c.resume() }
         dropIfUnused()
         runEndHooks()
+    }
+
+    private let invalidHooks = Mutex<[@Sendable (FillSession) -> Void]>([])
+
+    /// Runs `hook` when this version turns out not to be servable from the cache any more (a
+    /// chunk that could not be stored, or was lost and cannot be produced again).
+    package func onInvalid(_ hook: @escaping @Sendable (FillSession) -> Void) {
+        invalidHooks.withLock { $0.append(hook) }
+    }
+
+    /// This version cannot be served whole from the cache: no new request attaches to it, its
+    /// record is dropped once its readers are done, and the next request starts a new fill.
+    package func invalidate() {
+        let hooks = invalidHooks.withLock { h -> [@Sendable (FillSession) -> Void] in
+            defer { h = [] }
+            return h
+        }
+        detach()
+        for hook in hooks { hook(self) }
     }
 
     /// The producer failed; readers get `reason`, and nothing it wrote stays in the cache.
@@ -144,8 +173,8 @@ package final class FillSession: Sendable {
     private func commit(_ index: Int, _ bytes: [UInt8]) {
         guard let store else { return }
         let id = ChunkID(rendition: key, generation: generation, index: UInt32(index))
-        store.putChunk(id, bytes: bytes) { [self] in
-            state.withLock { $0.fill.committed(index) }
+        store.putChunk(id, bytes: bytes) { [self] stored in
+            state.withLock { $0.fill.committed(index, stored: stored) }
         }
     }
 
@@ -233,6 +262,12 @@ package final class FillSession: Sendable {
                 state.withLock { $0.fill.endWait(id) }
                 if case .failed(let reason) = phase { throw SourceReadError.failed(reason: reason) }
             case .load:
+                // Committed between the caller's cache lookup and this claim: no second load.
+                if inCache() {
+                    let woken = state.withLock { s in Self.take(s.fill.loaded(index, nil), from: &s.continuations) }
+                    for c in woken { c.resume() }
+                    return .held
+                }
                 guard let load else { throw SourceReadError.lost }
                 let result: Result<[UInt8], any Error>
                 do { result = .success(try await load()) } catch { result = .failure(error) }

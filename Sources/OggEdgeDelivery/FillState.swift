@@ -219,11 +219,22 @@ package struct FillState: Sendable {
         return list
     }
 
-    /// Chunk `index` is committed to the cache: it need not be held here any more.
-    package mutating func committed(_ index: Int) {
+    /// The cache writer is done with chunk `index`: stored, it need not be held here any more;
+    /// dropped (cache full, or the record was removed under us), it stays here for this
+    /// session's readers and the session is marked as not fully cached.
+    package mutating func committed(_ index: Int, stored: Bool = true) {
+        // A random-access chunk that was not stored can be read from its origin again.
+        guard stored || !isSequential else {
+            incompleteInCache = true
+            return
+        }
         guard !retainsChunks, case .ready? = slots[index] else { return }
         slots[index] = nil
     }
+
+    /// True when a sequential producer's chunk could not be stored: its cache record must never
+    /// be completed (it would name bytes the cache does not have).
+    package private(set) var incompleteInCache = false
 
     /// A random-access chunk that was read but will not be stored (no cache): drop it.
     package mutating func discard(_ index: Int) {

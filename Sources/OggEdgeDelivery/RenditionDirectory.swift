@@ -148,6 +148,16 @@ package final class RenditionDirectory: Sendable {
             }
             if let old = map[key], old.session.isSequential, old.session.phase == .producing { old.session.detach() }
             map[key] = Entry(session: session, origin: origin, validatedAt: now)
+            session.onInvalid { [weak self] invalid in
+                self?.entries.withLock { map in if map[key]?.session === invalid { map[key] = nil } }
+            }
+            if store == nil, session.isSequential {
+                // No cache to keep it in: once encoded, the bytes live only as long as the
+                // responses reading them; the next request encodes again.
+                session.onEnd { [weak self] ended in
+                    self?.entries.withLock { map in if map[key]?.session === ended { map[key] = nil } }
+                }
+            }
             started()
             return Attachment(key: key, session: session, origin: origin, outcome: outcome)
         }

@@ -20,9 +20,12 @@ package final class RenditionReader: @unchecked Sendable {
     /// The longest wait for bytes a producer or another reader is about to deliver.
     private let wait: Duration
     private let descriptor: PinnedFile?
-    private var fromCache = 0
-    private var joined = 0
-    private var loaded = 0
+    /// Chunk reads answered by the cache or the session's held bytes.
+    package private(set) var fromCache = 0
+    /// Chunk reads that waited for another reader's load.
+    package private(set) var joined = 0
+    /// Chunks this reader loaded from the origin.
+    package private(set) var loaded = 0
     private var closed = false
 
     /// A reader of `attachment`; call ``close()`` when done.
@@ -98,14 +101,22 @@ package final class RenditionReader: @unchecked Sendable {
             load = nil
         }
         var copied = false
-        let source = try await session.chunk(index, from: lo, through: hi, wait: wait, load: load) {
-            copied = lookUp(id, lo, hi, &buffer)
-            return copied
-        } body: { bytes in
-            guard !copied else { return }
-            guard bytes.count > hi else { return }
-            _ = bytes.withUnsafeBytes { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[lo...hi])) }
-            copied = true
+        let source: FillSession.ChunkSource
+        do {
+            source = try await session.chunk(index, from: lo, through: hi, wait: wait, load: load) {
+                copied = lookUp(id, lo, hi, &buffer)
+                return copied
+            } body: { bytes in
+                guard !copied else { return }
+                guard bytes.count > hi else { return }
+                _ = bytes.withUnsafeBytes { buffer.writeBytes(UnsafeRawBufferPointer(rebasing: $0[lo...hi])) }
+                copied = true
+            }
+        } catch SourceReadError.lost {
+            // A chunk of an encode left the cache (corrupt, or never stored): this version is
+            // gone for good; the next request encodes again.
+            session.invalidate()
+            throw SourceReadError.lost
         }
         guard copied else { throw SourceReadError.truncated }
         switch source {

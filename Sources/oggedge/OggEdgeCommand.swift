@@ -52,6 +52,9 @@ struct Serve: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: configuration.mediaDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
             fail("media directory '\(configuration.mediaDirectory)' does not exist")
         }
+        // As many event loops (and blocking-I/O threads) as the CPUs we may run on, not the machine's.
+        NIOSingletons.groupLoopCountSuggestion = CPUAffinity.allowedCPUs()
+        NIOSingletons.blockingPoolThreadCountSuggestion = max(2, CPUAffinity.allowedCPUs())
         // Swift concurrency stays on its own cooperative pool, as in the in-process tests: the
         // event loops only parse and write sockets, never run a handler's blocking work (LMDB,
         // pread, the encoder). See docs/BYTE-PATH.md.

@@ -20,7 +20,7 @@ import Testing
 
     /// Puts a chunk and waits until the writer has committed it.
     static func put(_ store: ChunkStore, _ id: ChunkID, _ bytes: [UInt8]) async {
-        await withCheckedContinuation { c in store.putChunk(id, bytes: bytes) { c.resume() } }
+        await withCheckedContinuation { c in store.putChunk(id, bytes: bytes) { _ in c.resume() } }
     }
 
     static func read(_ store: ChunkStore, _ id: ChunkID) -> (ChunkLookup, [UInt8]) {

@@ -84,3 +84,25 @@ struct FillStateJoinRaceTests {
         #expect(state.isJoined(id) == false)
     }
 }
+
+/// A chunk the cache could not store.
+struct FillStateDroppedChunkTests {
+    @Test func aDroppedEncodedChunkStaysHeldAndMarksTheSessionIncomplete() {
+        var state = FillState(chunkSize: 2, isSequential: true, retainsChunks: false)
+        _ = state.append([1, 2, 3, 4], firstAudioPageEnd: nil)
+        state.committed(0, stored: true)
+        state.committed(1, stored: false)
+        #expect(state.claim(0, through: 1) == .released)
+        #expect(state.claim(1, through: 1) == .ready([3, 4]))
+        #expect(state.incompleteInCache)
+    }
+
+    @Test func aDroppedFileChunkIsLoadedAgainLater() {
+        var state = FillState(chunkSize: 2, isSequential: false, retainsChunks: false)
+        #expect(state.claim(0, through: 1) == .load)
+        _ = state.loaded(0, [1, 2])
+        state.committed(0, stored: false)
+        #expect(state.claim(0, through: 1) == .load)
+        #expect(!state.incompleteInCache)
+    }
+}
