@@ -101,10 +101,17 @@ public final class ChunkStore: Sendable {
         writer.stopAndWait()
     }
 
-    /// The metadata record of `rendition`, if stored or queued.
+    /// Generations whose metadata deletion is queued but not yet committed: readers must not see
+    /// them in the meantime (a purged version would otherwise be found again and read while its
+    /// chunks are being dropped).
+    let pendingDeletes = Mutex<[String: UInt32]>([:])
+
+    /// The metadata record of `rendition`, if stored or queued (and not queued for deletion).
     public func meta(_ rendition: String) -> RenditionMeta? {
         if let pending = pendingMeta.withLock({ $0[rendition] }) { return pending }
-        return storedMeta(rendition)
+        guard let stored = storedMeta(rendition) else { return nil }
+        if pendingDeletes.withLock({ $0[rendition] }) == stored.generation { return nil }
+        return stored
     }
 
     private func storedMeta(_ rendition: String) -> RenditionMeta? {
@@ -194,6 +201,7 @@ public final class ChunkStore: Sendable {
     public func dropGeneration(_ rendition: String, _ generation: UInt32) {
         pendingMeta.withLock { pending in
             if pending[rendition]?.generation == generation { pending[rendition] = nil }
+            pendingDeletes.withLock { $0[rendition] = generation }
             writer.enqueue(.dropGeneration(rendition, generation))
         }
     }
@@ -203,6 +211,7 @@ public final class ChunkStore: Sendable {
     public func deleteMeta(_ rendition: String, _ generation: UInt32) {
         pendingMeta.withLock { pending in
             if pending[rendition]?.generation == generation { pending[rendition] = nil }
+            pendingDeletes.withLock { $0[rendition] = generation }
             writer.enqueue(.deleteMeta(rendition, generation))
         }
     }

@@ -199,6 +199,14 @@ final class ChunkWriter: @unchecked Sendable {
                 }
             }
         }
+        // Committed deletions no longer need their marker (unless a newer one replaced it).
+        for op in batch {
+            switch op {
+            case .deleteMeta(let rendition, let generation), .dropGeneration(let rendition, let generation):
+                store?.pendingDeletes.withLock { if $0[rendition] == generation { $0[rendition] = nil } }
+            default: break
+            }
+        }
         // Committed metadata no longer needs its pending entry (unless a newer one replaced it).
         for op in batch {
             if case .putMeta(let rendition, let meta) = op {

@@ -32,20 +32,13 @@ struct ResponseShape {
             if length > 0 { log.rangeStart = 0; log.rangeEnd = length - 1 }
             return respond(.ok, out, length > 0 ? .range(ByteRange(start: 0, end: length - 1)) : nil, log)
         case .partial(let r):
-            out[.contentType] = "audio/ogg"
-            out[.contentLength] = String(r.length)
-            out[.contentRange] = r.contentRange(completeLength: length)
-            log.rangeStart = r.start
-            log.rangeEnd = r.end
-            return respond(.partialContent, out, .range(r), log)
+            return partial(r, total: length, out, log)
         case .multipart(let ranges):
             return multipart(ranges, total: length, out, log)
         case .notModified:
-            reader.close()
-            return PreparedResponse(status: .notModified, headers: out, body: .empty, log: log)
+            return notModified(out, log)
         case .preconditionFailed:
-            reader.close()
-            return .error(OriginError(status: 412, reason: "precondition_failed"), isHead: isHead, headers: out, log: log)
+            return preconditionFailed(out, log)
         case .unsatisfiable:
             reader.close()
             out[.contentRange] = RangeResolver.unsatisfiedContentRange(length: length)
@@ -66,20 +59,13 @@ struct ResponseShape {
             log.playbackOffset = reader.attachment.session.firstAudioPageEnd
             return respond(.ok, out, .stream(start: 0), log)
         case .partial(let r):
-            out[.contentType] = "audio/ogg"
-            out[.contentLength] = String(r.length)
-            out[.contentRange] = r.contentRange(completeLength: nil)
-            log.rangeStart = r.start
-            log.rangeEnd = r.end
-            return respond(.partialContent, out, .range(r), log)
+            return partial(r, total: nil, out, log)
         case .multipart(let ranges):
             return multipart(ranges, total: nil, out, log)
         case .notModified:
-            reader.close()
-            return PreparedResponse(status: .notModified, headers: out, body: .empty, log: log)
+            return notModified(out, log)
         case .preconditionFailed:
-            reader.close()
-            return .error(OriginError(status: 412, reason: "precondition_failed"), isHead: isHead, headers: out, log: log)
+            return preconditionFailed(out, log)
         case .wait, .waitForEnd:
             return busy()
         }
@@ -99,6 +85,27 @@ struct ResponseShape {
         var log = self.log
         log.cache = .error
         return .error(OriginError(status: 502, reason: reason), isHead: isHead, headers: cors, log: log)
+    }
+
+    private func partial(_ r: ByteRange, total: Int64?, _ headers: HTTPFields, _ log: LogFacts) -> PreparedResponse {
+        var out = headers
+        var log = log
+        out[.contentType] = "audio/ogg"
+        out[.contentLength] = String(r.length)
+        out[.contentRange] = r.contentRange(completeLength: total)
+        log.rangeStart = r.start
+        log.rangeEnd = r.end
+        return respond(.partialContent, out, .range(r), log)
+    }
+
+    private func notModified(_ headers: HTTPFields, _ log: LogFacts) -> PreparedResponse {
+        reader.close()
+        return PreparedResponse(status: .notModified, headers: headers, body: .empty, log: log)
+    }
+
+    private func preconditionFailed(_ headers: HTTPFields, _ log: LogFacts) -> PreparedResponse {
+        reader.close()
+        return .error(OriginError(status: 412, reason: "precondition_failed"), isHead: isHead, headers: headers, log: log)
     }
 
     private func multipart(_ ranges: [ByteRange], total: Int64?, _ headers: HTTPFields, _ log: LogFacts) -> PreparedResponse {
