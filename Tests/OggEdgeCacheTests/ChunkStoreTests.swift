@@ -138,7 +138,7 @@ import Testing
         #expect(Self.read(reopened, id).0 == .corrupt)
         #expect(reopened.stats().checksumFailures == 1)
         // The writer deletes it; the next lookup is a plain miss (the server refills it).
-        try await Task.sleep(for: .milliseconds(200))
+        await withCheckedContinuation { c in reopened.afterQueuedWrites { c.resume() } }
         #expect(Self.read(reopened, id).0 == .missing)
     }
 

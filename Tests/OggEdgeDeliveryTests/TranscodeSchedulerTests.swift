@@ -16,6 +16,8 @@ import OggEdgeCache
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let gate = DispatchSemaphore(value: 0)
+            let firstMade = DispatchSemaphore(value: 0)
+            let ended = DispatchGroup()
             let seen = Mutex<[Int]>([])
             var sessions: [FillSession] = []
             for i in 0..<6 {
@@ -24,19 +26,22 @@ import OggEdgeCache
                     playbackOffset: nil, source: SourceIdentity(size: 0, mtimeNanos: 0, inode: 0, device: 0), kind: .transcode, isComplete: false
                 )
                 let session = FillSession(key: "k\(i)", meta: meta, isSequential: true, store: nil)
+                ended.enter()
+                session.onEnd { _ in ended.leave() }
                 sessions.append(session)
                 scheduler.submit(TranscodeScheduler.Job(session: session, start: meta) { (waiting) throws(TranscodeError) -> VorbisTranscoder in
                     seen.withLock { $0.append(waiting) }
-                    if i == 0 { gate.wait() } // hold the only worker until the burst is queued
+                    if i == 0 {
+                        firstMade.signal()
+                        gate.wait() // hold the only worker until the burst is queued
+                    }
                     // No such file: the job fails right after telling what it saw.
                     return try VorbisTranscoder(sourcePath: dir + "/missing.wav", kind: .wavMaster, targetKbps: 96, serial: 1)
                 })
-                if i == 0 { // the first job is being made before the rest arrive
-                    for _ in 0..<500 where seen.withLock({ $0.isEmpty }) { usleep(2000) }
-                }
+                if i == 0 { firstMade.wait() } // the first job is being made before the rest arrive
             }
             gate.signal()
-            for _ in 0..<1000 where sessions.contains(where: { $0.phase == .producing }) { usleep(2000) }
+            #expect(ended.wait(timeout: .now() + 30) == .success)
             #expect(sessions.map(\.phase) == Array(repeating: .failed(reason: "unreadable_source"), count: 6))
             return seen.withLock { $0 }
         }

@@ -21,9 +21,8 @@ import Testing
         let media = try Self.media()
         try await TestServer.with(configure: { $0.mediaDirectory = media; $0.limits.liveRangeWaitSeconds = 1 }) { server in
             let target = server.sign("/tracks/huge_160kbps.ogg")
-            // Start the encode (a browser's first request), then hit it while it runs.
-            async let first = server.fetch(target, headers: [("Range", "bytes=0-")])
-            try await Task.sleep(for: .milliseconds(50))
+            // Start the encode (a browser's first request) and wait for its head: the encode is under way.
+            let first = try await LiveRequest.start(port: server.port, target: target, headers: "Range: bytes=0-\r\n")
             let huge = try await server.fetch(target, headers: [("Range", "bytes=0-9223372036854775807")])
             #expect([200, 206, 503].contains(huge.status), "\(huge.status)")
             let beyond = try await server.fetch(target, headers: [("Range", "bytes=9223372036854775807-")])
@@ -37,8 +36,8 @@ import Testing
             let two = try await server.fetch(target, headers: [("Range", "bytes=0-9,20-29")])
             #expect(two.status == 206)
             #expect(two.header("Content-Type")?.hasPrefix("multipart/byteranges; boundary=") == true)
-            let whole = try await first
-            #expect(whole.status == 200)
+            let whole = await first.finish()
+            #expect(whole.head.hasPrefix("HTTP/1.0 200"))
             let complete = try await server.fetch(target)
             #expect(complete.status == 200)
             #expect(complete.header("ETag") != nil)
@@ -85,12 +84,12 @@ import Testing
         let media = try Self.media()
         try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
             let target = server.sign("/tracks/huge_96kbps.ogg")
-            async let streaming = server.fetch(target)
-            try await Task.sleep(for: .milliseconds(100))
+            // The response head is out, so the encode is under way: purge it now.
+            let streaming = try await LiveRequest.start(port: server.port, target: target)
             let auth = [("Authorization", "Bearer test-admin-token")]
             #expect(try await server.fetch("/admin/cache/huge", method: .DELETE, headers: auth).status == 200)
-            let first = try await streaming
-            #expect(first.status == 200)
+            let first = await streaming.finish()
+            #expect(first.head.hasPrefix("HTTP/1.0 200"))
             let check = TranscodeTests.ogginfo(first.body)
             #expect(check.ok, "\(check.output)")
             let tail = Array(first.body.suffix(70_000))
@@ -141,6 +140,43 @@ import Testing
                 #expect(r.header("X-Content-Duration") == nil)
             }
             #expect(try await server.fetch(server.sign("/tracks/demo_96kbps.ogg")).status == 200)
+        }
+    }
+
+    /// An HTTP/1.0 request on a raw socket whose response head has arrived; the close-delimited
+    /// body is read to its end by ``finish()``.
+    struct LiveRequest {
+        let fd: Int32
+        let start: [UInt8]
+
+        static func start(port: Int, target: String, headers: String = "") async throws -> LiveRequest {
+            let fd = RawHTTP.connectLoopback(port: port)
+            try #require(fd >= 0)
+            let request = Array("GET \(target) HTTP/1.0\r\nHost: x\r\n\(headers)\r\n".utf8)
+            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            let (start, _) = await RawHTTP.readAll(fd: fd, timeout: 20, readLimit: 1)
+            try #require(!start.isEmpty, "no response head")
+            return LiveRequest(fd: fd, start: start)
+        }
+
+        func finish() async -> (head: String, body: [UInt8]) {
+            // Read to the close that ends the body (no per-read parsing: the body is megabytes).
+            let rest = await offload { () -> [UInt8] in
+                var tv = timeval(tv_sec: 60, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                var out: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 1 << 16)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { return out }
+                    out.append(contentsOf: buffer[0..<n])
+                }
+            }
+            close(fd)
+            let bytes = start + rest
+            guard let sep = RawHTTP.headEnd(bytes) else { return (String(decoding: bytes, as: UTF8.self), []) }
+            return (String(decoding: bytes[..<sep], as: UTF8.self), Array(bytes[(sep + 4)...]))
         }
     }
 
