@@ -31,11 +31,15 @@ struct OriginHandler: Sendable {
     let metrics: OriginMetrics
     let readiness: Readiness
     let counters: DeliveryCounters
+    /// Responses not yet logged.
+    let inFlight: InFlightResponses
     let ids: RequestIDGenerator
     let dates: DateHeaderCache
     let limits: OriginConfiguration.Limits
 
     func handle(_ request: Request, writer: consuming ResponseWriter, channel: any Channel) async {
+        inFlight.enter()
+        defer { inFlight.leave() }
         let arrival = MonotonicClock.nanos()
         let wallMs = WallClock.millis()
         let sequence = ids.next()

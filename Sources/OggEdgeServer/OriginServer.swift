@@ -135,6 +135,7 @@ public struct OriginServer: Sendable {
             metrics: OriginMetrics.shared,
             readiness: self.readiness,
             counters: counters,
+            inFlight: InFlightResponses(),
             ids: ids,
             dates: DateHeaderCache(),
             limits: limits
@@ -146,6 +147,12 @@ public struct OriginServer: Sendable {
         guard let deliveryLog else { return nil }
         guard let slash = deliveryLog.lastIndex(of: "/") else { return "playback.jsonl" }
         return String(deliveryLog[...slash]) + "playback.jsonl"
+    }
+
+    /// Returns once every response received so far has been answered and its delivery record
+    /// submitted to the log (then ``DeliveryLog/flush()`` writes them).
+    public func responsesLogged() async {
+        await handler.inFlight.settled()
     }
 
     /// Runs until SIGTERM/SIGINT: stops accepting, lets in-flight responses finish (bounded by

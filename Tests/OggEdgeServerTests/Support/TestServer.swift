@@ -112,7 +112,7 @@ final class TestServer: Sendable {
 
     /// The delivery log's records parsed as JSON objects (after the writer flushed).
     func deliveryRecords() async throws -> [[String: Any]] {
-        try await Task.sleep(for: .milliseconds(150))
+        await server.responsesLogged()
         server.deliveryLog.flush()
         guard let data = FileManager.default.contents(atPath: logPath) else { return [] }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
