@@ -140,10 +140,12 @@ package final class RenditionDirectory: Sendable {
         key: String, session: FillSession, origin: Origin, now: UInt64, outcome: CacheResult, started: () -> Void = {}
     ) -> Attachment {
         entries.withLock { map in
-            if let raced = map[key], raced.origin == origin, raced.session.phase != .producing || raced.session.isSequential {
-                if case .failed = raced.session.phase {} else {
-                    let joined: CacheResult = raced.session.phase == .producing ? .coalesced : .hit
-                    return Attachment(key: key, session: raced.session, origin: origin, outcome: outcome == .hit ? .hit : joined)
+            // Another request installed a session for the same origin meanwhile: join it.
+            if let raced = map[key], raced.origin == origin {
+                switch raced.session.phase {
+                case .producing: return Attachment(key: key, session: raced.session, origin: origin, outcome: .coalesced)
+                case .complete: return Attachment(key: key, session: raced.session, origin: origin, outcome: .hit)
+                case .failed: break
                 }
             }
             if let old = map[key], old.session.isSequential, old.session.phase == .producing { old.session.detach() }

@@ -19,7 +19,8 @@ package final class RenditionReader: @unchecked Sendable {
     private let store: ChunkStore?
     /// The longest wait for bytes a producer or another reader is about to deliver.
     private let wait: Duration
-    private let descriptor: PinnedFile?
+    /// The origin file, opened on the first chunk that must be read from it (a HIT never opens it).
+    private var descriptor: PinnedFile?
     /// Chunk reads answered by the cache or the session's held bytes.
     package private(set) var fromCache = 0
     /// Chunk reads that waited for another reader's load.
@@ -33,11 +34,6 @@ package final class RenditionReader: @unchecked Sendable {
         self.attachment = attachment
         self.store = store
         self.wait = wait
-        if case .file(let path, let identity) = attachment.origin, !attachment.session.isSequential {
-            descriptor = PinnedFile(path: path, identity: identity)
-        } else {
-            descriptor = nil
-        }
         attachment.session.addReader()
     }
 
@@ -93,7 +89,9 @@ package final class RenditionReader: @unchecked Sendable {
             return
         }
         let load: (@Sendable () async throws -> [UInt8])?
-        if let descriptor, let meta = session.meta {
+        if case .file(let path, let identity) = attachment.origin, !session.isSequential, let meta = session.meta {
+            let descriptor = self.descriptor ?? PinnedFile(path: path, identity: identity)
+            self.descriptor = descriptor
             let offset = Int64(index) * Int64(meta.chunkSize)
             let count = meta.chunkLength(index)
             load = { try await descriptor.read(offset: offset, count: count) }
