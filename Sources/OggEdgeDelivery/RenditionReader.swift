@@ -43,7 +43,7 @@ package final class RenditionReader: @unchecked Sendable {
         switch attachment.outcome {
         case .transcode, .coalesced, .upstream: return attachment.outcome
         default:
-            if loaded > 0 { return .miss }
+            if loaded > 0 { return attachment.origin.kind == .upstream ? .upstream : .miss }
             if joined > 0 { return .coalesced }
             if fromCache > 0 { return .hit }
             return attachment.outcome
@@ -84,6 +84,7 @@ package final class RenditionReader: @unchecked Sendable {
     /// Appends bytes `lo...hi` of chunk `index`.
     private func append(_ index: Int, from lo: Int, through hi: Int, to buffer: inout ByteBuffer) async throws {
         let id = ChunkID(rendition: attachment.key, generation: session.generation, index: UInt32(index))
+        if case .upstream(let pull) = attachment.origin { pull.willRead(index) }
         if lookUp(id, lo, hi, &buffer) {
             fromCache += 1
             return
@@ -95,6 +96,8 @@ package final class RenditionReader: @unchecked Sendable {
             let offset = Int64(index) * Int64(meta.chunkSize)
             let count = meta.chunkLength(index)
             load = { try await descriptor.read(offset: offset, count: count) }
+        } else if case .upstream(let pull) = attachment.origin {
+            load = { try await pull.chunk(index) }
         } else {
             load = nil
         }

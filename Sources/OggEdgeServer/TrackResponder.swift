@@ -57,7 +57,7 @@ struct TrackResponder: Sendable {
 
         let attachment: Attachment
         do {
-            attachment = try await directory.attach(track)
+            attachment = try await directory.attach(track, offset: isHead ? nil : RangeHint.firstOffset(headers[.range]))
         } catch {
             return .error(OriginError(error), isHead: isHead, headers: cors, log: log)
         }
@@ -159,6 +159,7 @@ extension OriginError {
         case .notFound: self = .notFound
         case .badSource(let reason): self.init(status: 502, reason: reason)
         case .unavailable(let reason): self.init(status: 503, reason: reason, headers: [("Retry-After", "1")])
+        case .upstream(let reason, let timedOut): self.init(status: timedOut ? 504 : 502, reason: reason)
         }
     }
 }
