@@ -195,6 +195,8 @@ let package = Package(
                 "OggEdgeRedis",
                 "OggEdgeTesting",
                 "OggEdgeServer",
+                "OggEdgeDelivery",
+                "OggEdgeUpstream",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
