@@ -122,19 +122,35 @@ extension RenditionDirectory {
     /// once per revalidation interval; the request that noticed is served from the cache.
     func revalidateIfDue(_ pull: UpstreamPull, key: String, now: UInt64) {
         guard let upstream, pull.claimRevalidation(now: now, interval: Self.nanos(upstream.revalidateInterval)) else { return }
-        Task {
-            let answer = await upstream.fetcher.revalidate(pull.track, facts: pull.facts)
-            pull.revalidated(at: MonotonicClock.nanos())
-            switch answer {
-            case .unchanged, .unknown:
-                break
-            case .changed:
-                _ = await self.purgeUpstream(key, pull: pull)
-            case .gone:
-                let until = MonotonicClock.nanos() + Self.nanos(upstream.negativeTTL)
-                _ = await self.purgeUpstream(key, pull: pull)
-                self.upstreamMisses.withLock { $0[key] = until }
+        upstreamRevalidations.withLock { running in
+            running.next += 1
+            let id = running.next
+            // Created under the lock: its own removal (also under the lock) comes after this insert.
+            running.tasks[id] = Task {
+                await self.revalidate(pull, key: key, upstream: upstream)
+                _ = self.upstreamRevalidations.withLock { $0.tasks.removeValue(forKey: id) }
             }
+        }
+    }
+
+    /// Returns once every background revalidation started so far has ended (tests).
+    package func upstreamRevalidationsSettled() async {
+        let tasks = upstreamRevalidations.withLock { Array($0.tasks.values) }
+        for task in tasks { await task.value }
+    }
+
+    private func revalidate(_ pull: UpstreamPull, key: String, upstream: UpstreamSettings) async {
+        let answer = await upstream.fetcher.revalidate(pull.track, facts: pull.facts)
+        pull.revalidated(at: MonotonicClock.nanos())
+        switch answer {
+        case .unchanged, .unknown:
+            break
+        case .changed:
+            _ = await purgeUpstream(key, pull: pull)
+        case .gone:
+            let until = MonotonicClock.nanos() + Self.nanos(upstream.negativeTTL)
+            _ = await purgeUpstream(key, pull: pull)
+            upstreamMisses.withLock { $0[key] = until }
         }
     }
 

@@ -50,6 +50,8 @@ package final class RenditionDirectory: Sendable {
     let upstreamMisses = Mutex<[String: UInt64]>([:])
     /// First requests to parents under way, so concurrent misses of one rendition ask once.
     let upstreamOpens = Mutex<[String: Task<Result<Attachment, DeliveryError>, Never>]>([:])
+    /// Background revalidations with parents under way, by id.
+    let upstreamRevalidations = Mutex<(next: UInt64, tasks: [UInt64: Task<Void, Never>])>((0, [:]))
 
     /// - Parameters:
     ///   - store: the chunk cache (`nil`: no cache; every fill is kept in memory only while used).

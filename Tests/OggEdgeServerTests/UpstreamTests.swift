@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import OggEdgeCore
 import OggEdgeDelivery
-import OggEdgeServer
+@testable import OggEdgeServer
 import OggEdgeTesting
 @testable import OggEdgeUpstream
 import Testing
@@ -250,6 +250,66 @@ import Testing
                 #expect(found.status == 200)
                 #expect(found.body == TestMedia.bytes("demo_160kbps.ogg"))
             }
+        }
+    }
+
+    @Test func aParentThatNeverAnswersIsAGatewayTimeout() async throws {
+        let silent = try await StallingParent.start(media: TestMedia.directory, etag: "\"x\"", lastModified: "", sendBytes: -1)
+        try await TestServer.with(configure: { config in
+            Self.edge(["http://127.0.0.1:\(silent.port)"])(&config)
+            config.upstreamOptions.firstByteTimeout = .milliseconds(300)
+        }) { edge in
+            let response = try await edge.fetch(edge.sign("/tracks/demo_160kbps.ogg"))
+            #expect(response.status == 504)
+            #expect(response.bodyText == #"{"error":"upstream_timeout"}"#)
+        }
+        await silent.stop()
+    }
+
+    @Test func aCachedCopyIsRevalidatedInTheBackgroundAndDroppedWhenTheParentsETagChanges() async throws {
+        let media = try CacheTests.mediaCopy()
+        try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 0 }) { parent in
+            try await TestServer.with(configure: { config in
+                Self.edge([parent.baseURL])(&config)
+                config.upstreamRevalidateSeconds = 0
+            }) { edge in
+                let target = edge.sign("/tracks/demo_160kbps.ogg")
+                let old = TestMedia.bytes("demo_160kbps.ogg")
+                #expect(try await edge.fetch(target).body == old)
+                // Due at once (interval 0): served from the cache, revalidated behind it (304).
+                #expect(try await edge.fetch(target).body == old)
+                await edge.server.directory.upstreamRevalidationsSettled()
+                let asked = try await Self.records(parent, path: "/tracks/demo_160kbps.ogg")
+                #expect(asked.contains { ($0["status"] as? Int) == 304 })
+                // The parent's file is replaced: the next hit still serves the cached copy, and
+                // its revalidation drops it, so the request after pulls the new version.
+                let fresh = TestMedia.bytes("demo_96kbps.ogg")
+                try Data(fresh).write(to: URL(fileURLWithPath: media + "/tracks/new.tmp"))
+                #expect(rename(media + "/tracks/new.tmp", media + "/tracks/demo_160kbps.ogg") == 0)
+                #expect(try await edge.fetch(target).body == old)
+                await edge.server.directory.upstreamRevalidationsSettled()
+                let again = try await edge.fetch(target)
+                #expect(again.body == fresh)
+                #expect(try await CacheTests.cacheField(edge) == ["UPSTREAM", "HIT", "HIT", "UPSTREAM"])
+            }
+        }
+    }
+
+    @Test func aRestartedEdgeServesItsCachedCopyWithoutPullingItAgain() async throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-edge-cache-\(UUID().uuidString)").path
+        let name = TestMedia.bigTracks[4]
+        try await TestServer.with { parent in
+            for _ in 0..<2 {
+                try await TestServer.with(configure: { config in
+                    Self.edge([parent.baseURL])(&config)
+                    config.cacheDirectory = cache
+                }) { edge in
+                    let response = try await edge.fetch(edge.sign("/tracks/" + name))
+                    #expect(response.body == TestMedia.bytes(name))
+                }
+            }
+            let pulled = try await Self.records(parent, path: "/tracks/" + name).filter { ($0["status"] as? Int) == 206 }
+            #expect(Self.bytesServed(pulled) == TestMedia.bytes(name).count)
         }
     }
 

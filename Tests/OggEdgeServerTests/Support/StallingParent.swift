@@ -76,6 +76,8 @@ final class StallingParent: Sendable {
                 return
             }
             shared.counter.add(1, ordering: .relaxed)
+            // A parent that never answers at all.
+            if shared.sendBytes < 0 { return }
             let file = shared.media + "/tracks/" + String(path.dropFirst("/tracks/".count))
             let bytes = Array(FileManager.default.contents(atPath: file) ?? Data())
             guard path.hasPrefix("/tracks/"), !bytes.isEmpty else {
