@@ -410,6 +410,42 @@ import Testing
         #expect((try? ParentEndpoint.parseList(" http://a:1 , http://b:2,"))?.count == 2)
     }
 
+    @Test func upstreamSettingsComeFromFlagsEnvironmentAndTheConfigFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-cfg-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let file = dir + "/c.json"
+        try Data(#"{"upstream": ["http://p1:8080", "http://p2:8080/base/"], "upstream-negative-ttl": 7, "upstream-stall-timeout-ms": 900}"#.utf8)
+            .write(to: URL(fileURLWithPath: file))
+        var env = ConfigurationTests.keys
+        env["OGGEDGE_UPSTREAM_REVALIDATE"] = "60"
+        let config = try ConfigurationLoader.load(flags: [:], environment: env, configFile: file)
+        #expect(config.upstreams == ["http://p1:8080", "http://p2:8080/base"])
+        #expect(config.upstreamRevalidateSeconds == 60)
+        #expect(config.upstreamNegativeTTLSeconds == 7)
+        #expect(config.upstreamOptions.stallTimeout == .milliseconds(900))
+        let flagged = try ConfigurationLoader.load(
+            flags: ["upstream": "http://127.0.0.1:9000", "upstream-revalidate": "5"], environment: env, configFile: file
+        )
+        #expect(flagged.upstreams == ["http://127.0.0.1:9000"])
+        #expect(flagged.upstreamRevalidateSeconds == 5)
+        let defaults = try ConfigurationLoader.load(flags: [:], environment: ConfigurationTests.keys, configFile: nil)
+        #expect(defaults.upstreams.isEmpty)
+        #expect(defaults.upstreamRevalidateSeconds == 300)
+        #expect(defaults.upstreamNegativeTTLSeconds == 10)
+        for bad in ["ftp://x", "https://secure:443", "http://", "http://h:0", "http://h/?q"] {
+            do {
+                _ = try ConfigurationLoader.load(flags: ["upstream": bad], environment: ConfigurationTests.keys, configFile: nil)
+                Issue.record("accepted \(bad)")
+            } catch {
+                #expect(!error.description.contains("\n"))
+                #expect(error.description.hasPrefix("upstream "))
+            }
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ConfigurationLoader.load(flags: ["upstream-revalidate": "-1"], environment: ConfigurationTests.keys, configFile: nil)
+        }
+    }
+
     static func readToClose(_ fd: Int32) async -> [UInt8] {
         await offload { () -> [UInt8] in
             var tv = timeval(tv_sec: 60, tv_usec: 0)
