@@ -70,6 +70,14 @@ package final class RenditionReader: @unchecked Sendable {
         }
     }
 
+    /// Makes sure the chunk holding `offset` can be read (from the cache, the session or the
+    /// origin), loading it if needed; throws as ``read(_:appendingTo:)`` would.
+    package func ensureReadable(_ offset: Int64) async throws {
+        guard offset >= 0 else { return }
+        var scratch = ByteBufferAllocator().buffer(capacity: 0)
+        try await append(Int(offset / Int64(session.chunkSize)), from: 0, through: 0, to: &scratch)
+    }
+
     private func forEachChunk(of range: ByteRange, _ body: (Int, Int, Int) async throws -> Void) async throws {
         guard range.length > 0, range.start >= 0 else { return }
         let size = Int64(session.chunkSize)
@@ -89,6 +97,7 @@ package final class RenditionReader: @unchecked Sendable {
             fromCache += 1
             return
         }
+        let fetching = FetchMark()
         let load: (@Sendable () async throws -> [UInt8])?
         if case .file(let path, let identity) = attachment.origin, !session.isSequential, let meta = session.meta {
             let descriptor = self.descriptor ?? PinnedFile(path: path, identity: identity)
@@ -97,7 +106,7 @@ package final class RenditionReader: @unchecked Sendable {
             let count = meta.chunkLength(index)
             load = { try await descriptor.read(offset: offset, count: count) }
         } else if case .upstream(let pull) = attachment.origin {
-            load = { try await pull.chunk(index) }
+            load = { [fetching] in try await pull.chunk(index, fetching: fetching) }
         } else {
             load = nil
         }
@@ -122,7 +131,8 @@ package final class RenditionReader: @unchecked Sendable {
         guard copied else { throw SourceReadError.truncated }
         switch source {
         case .held: fromCache += 1
-        case .loaded: loaded += 1
+        // A pulled chunk whose slice another reader's fetch was already bringing: joined.
+        case .loaded: if attachment.origin.kind == .upstream && !fetching.isSet { joined += 1 } else { loaded += 1 }
         case .joined: joined += 1
         }
     }

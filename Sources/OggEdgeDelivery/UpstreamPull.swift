@@ -74,7 +74,9 @@ package final class UpstreamPull: Sendable {
     // MARK: reading
 
     /// The whole of chunk `index` (the loader of a random-access ``FillSession`` chunk).
-    package func chunk(_ index: Int) async throws -> [UInt8] {
+    /// - Parameter fetching: set when this call started the fetch of the chunk's slice (the
+    ///   caller's bytes came from the parent, not from a pull under way).
+    package func chunk(_ index: Int, fetching: FetchMark? = nil) async throws -> [UInt8] {
         guard index >= 0, index < chunkCount else { throw SourceReadError.truncated }
         let slice = index / sliceChunks
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
@@ -86,7 +88,10 @@ package final class UpstreamPull: Sendable {
                 return (nil, startNow)
             }
             if let now { continuation.resume(with: now) }
-            if startNow { start(slice, body: nil) }
+            if startNow {
+                fetching?.set()
+                start(slice, body: nil)
+            }
         }
     }
 
@@ -232,4 +237,12 @@ extension DeliveryError {
 
 extension UpstreamPull: Equatable {
     package static func == (lhs: UpstreamPull, rhs: UpstreamPull) -> Bool { lhs === rhs }
+}
+
+/// Set once when a chunk load started a fetch from a parent (see ``UpstreamPull/chunk(_:fetching:)``).
+package final class FetchMark: Sendable {
+    private let flag = Atomic<Bool>(false)
+    package init() {}
+    package func set() { flag.store(true, ordering: .relaxed) }
+    package var isSet: Bool { flag.load(ordering: .relaxed) }
 }

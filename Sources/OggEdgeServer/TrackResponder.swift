@@ -77,7 +77,8 @@ struct TrackResponder: Sendable {
         )
         let shape = ResponseShape(reader: reader, isHead: isHead, cors: cors, log: log, boundary: boundaryPrefix + String(sequence, radix: 16))
         if let meta = attachment.session.meta {
-            return shape.complete(meta, plan: DeliveryPlanner.plan(request, validators: meta.validators, length: meta.length, policy: rangePolicy))
+            let prepared = shape.complete(meta, plan: DeliveryPlanner.plan(request, validators: meta.validators, length: meta.length, policy: rangePolicy))
+            return attachment.origin.kind == .upstream ? await UpstreamPreflight.ready(prepared, cors: cors) : prepared
         }
         return await respondLive(request, shape: shape)
     }

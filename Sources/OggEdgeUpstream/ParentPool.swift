@@ -15,6 +15,8 @@ final class ParentPool: Sendable {
         var probeUp = true
         /// A request saw this parent fail: down until then (monotonic ns).
         var downUntil: UInt64 = 0
+        /// Usable answers received (metrics, tests).
+        var answers = 0
     }
 
     let parents: [ParentEndpoint]
@@ -52,7 +54,15 @@ final class ParentPool: Sendable {
 
     /// A request got a good answer from parent `index`.
     func answered(_ index: Int) {
-        health.withLock { $0[index].downUntil = 0 }
+        health.withLock {
+            $0[index].downUntil = 0
+            $0[index].answers += 1
+        }
+    }
+
+    /// Usable answers parent `index` gave so far.
+    func answers(_ index: Int) -> Int {
+        health.withLock { $0[index].answers }
     }
 
     /// The probe of parent `index` got an answer (`up`) or not.

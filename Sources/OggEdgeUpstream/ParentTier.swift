@@ -66,6 +66,9 @@ public final class ParentTier: UpstreamFetcher, Service {
     /// The parents.
     public var parents: [ParentEndpoint] { pool.parents }
 
+    /// Answers (response heads accepted, revalidations included) parent `index` gave so far.
+    public func answers(from index: Int) -> Int { pool.answers(index) }
+
     // MARK: UpstreamFetcher
 
     package func fetch(_ track: TrackPath, range: ByteRange, expecting: UpstreamFacts?) async throws(UpstreamError) -> UpstreamBody {

@@ -32,12 +32,6 @@ import Testing
         }
     }
 
-    /// A parent that can be killed: in-flight responses are cut at once on stop.
-    static func killable(_ config: inout OriginConfiguration) {
-        config.limits.shutdownGraceSeconds = 0
-        config.limits.drainDelayMilliseconds = 0
-    }
-
     static func records(_ server: TestServer, path: String) async throws -> [[String: Any]] {
         try await server.deliveryRecords().filter { ($0["path"] as? String) == path }
     }
@@ -153,39 +147,65 @@ import Testing
         }
     }
 
-    @Test func aParentKilledMidResponseIsReplacedAndTheResponseCompletesByteExact() async throws {
-        let name = TestMedia.hugeTrack
-        let file = TestMedia.bytes(name)
-        let first = try await TestServer.start(configure: Self.killable)
-        let second = try await TestServer.start(configure: Self.killable)
-        defer { Task { await first.stop(); await second.stop() } }
-        try await TestServer.with(configure: Self.edge([first.baseURL, second.baseURL], sliceChunks: 1)) { edge in
-            let trackId = String(name.prefix { $0 != "_" })
-            let pool = ParentPool(parents: try [first.baseURL, second.baseURL].map { try ParentEndpoint(parsing: $0) }, coolDown: .seconds(1))
-            let (primary, backup) = pool.rendezvous(for: trackId)[0] == 0 ? (first, second) : (second, first)
-            // A slow player: a small receive window, and it reads nothing until the parent is gone.
-            let fd = RawHTTP.connectLoopback(port: edge.port, receiveBuffer: 8192)
-            try #require(fd >= 0)
-            let request = Array("GET \(edge.sign("/tracks/" + name)) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
-            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-            let (start, _) = await RawHTTP.readAll(fd: fd, timeout: 20, readLimit: 1)
-            try #require(!start.isEmpty)
-            await primary.stop()
-            let rest = await Self.readToClose(fd)
-            let bytes = start + rest
-            let sep = try #require(RawHTTP.headEnd(bytes))
-            #expect(String(decoding: bytes[..<sep], as: UTF8.self).hasPrefix("HTTP/1.1 200"))
-            let body = Array(bytes[(sep + 4)...])
-            #expect(body.count == file.count)
-            #expect(body == file)
-            let resumed = try await Self.records(backup, path: "/tracks/" + name)
-            #expect(!resumed.isEmpty, "the backup parent served none of it")
-            #expect(resumed.allSatisfy { ($0["status"] as? Int) == 206 })
+    /// A parent as a real `oggedge serve` process (killed with SIGKILL, like a crash).
+    struct ParentProcess {
+        let running: KillRecoveryTests.Running
+        var baseURL: String { "http://127.0.0.1:\(running.port)" }
+
+        static func start() async throws -> ParentProcess {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-parent-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let running = try await KillRecoveryTests.start(cacheDir: dir + "/cache", logDir: dir)
+            try #require(running.port > 0)
+            return ParentProcess(running: running)
+        }
+
+        func kill9() async {
+            guard running.process.isRunning else { return }
+            kill(running.process.processIdentifier, SIGKILL)
+            await offload { running.process.waitUntilExit() }
         }
     }
 
+    @Test func aParentKilledMidResponseIsReplacedAndTheResponseCompletesByteExact() async throws {
+        let name = TestMedia.hugeTrack
+        let file = TestMedia.bytes(name)
+        let first = try await ParentProcess.start()
+        let second = try await ParentProcess.start()
+        do {
+            try await TestServer.with(configure: Self.edge([first.baseURL, second.baseURL], sliceChunks: 1)) { edge in
+                let tier = try #require(edge.server.parentTier)
+                let trackId = String(name.prefix { $0 != "_" })
+                let primaryIndex = tier.pool.rendezvous(for: trackId)[0]
+                let primary = primaryIndex == 0 ? first : second
+                // A slow player: a small receive window, and it reads nothing until the parent is gone.
+                let fd = RawHTTP.connectLoopback(port: edge.port, receiveBuffer: 8192)
+                try #require(fd >= 0)
+                let request = Array("GET \(edge.sign("/tracks/" + name)) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+                _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+                let (start, _) = await RawHTTP.readAll(fd: fd, timeout: 20, readLimit: 1)
+                try #require(!start.isEmpty)
+                await primary.kill9()
+                let rest = await Self.readToClose(fd)
+                let bytes = start + rest
+                let sep = try #require(RawHTTP.headEnd(bytes))
+                #expect(String(decoding: bytes[..<sep], as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+                let body = Array(bytes[(sep + 4)...])
+                #expect(body.count == file.count)
+                #expect(body == file)
+                #expect(tier.answers(from: 1 - primaryIndex) > 0, "the backup parent served none of it")
+            }
+        } catch {
+            await first.kill9()
+            await second.kill9()
+            throw error
+        }
+        await first.kill9()
+        await second.kill9()
+    }
+
     @Test func aStalledParentTimesOutAndTheBodyResumesFromTheNextParent() async throws {
-        try await TestServer.with(configure: Self.killable) { real in
+        try await TestServer.with { real in
             // Pick a rendition the stalling parent is asked first for (rendezvous order).
             let candidates = ["demo_160kbps.ogg", "onlyhi_320kbps.ogg"] + TestMedia.bigTracks
             let sendBytes = 10_000
@@ -251,6 +271,30 @@ import Testing
                 #expect(found.body == TestMedia.bytes("demo_160kbps.ogg"))
             }
         }
+    }
+
+    @Test func aKnownRenditionWhoseBytesNoParentCanDeliverIsACleanBadGatewayNotACutResponse() async throws {
+        let name = TestMedia.bigTracks[5]
+        let file = TestMedia.bytes(name)
+        let parent = try await ParentProcess.start()
+        do {
+            try await TestServer.with(configure: Self.edge([parent.baseURL], sliceChunks: 1)) { edge in
+                let target = edge.sign("/tracks/" + name)
+                let head = try await edge.fetch(target, headers: [("Range", "bytes=0-999")])
+                #expect(head.body == Array(file[0...999]))
+                await parent.kill9()
+                // The cached bytes still serve; bytes only a parent has get a clean 502.
+                #expect(try await edge.fetch(target, headers: [("Range", "bytes=0-999")]).status == 206)
+                let far = try await edge.fetch(target, headers: [("Range", "bytes=700000-")])
+                #expect(far.status == 502)
+                #expect(far.bodyText == #"{"error":"upstream_unavailable"}"#)
+                #expect(try await CacheTests.cacheField(edge) == ["UPSTREAM", "HIT", "ERROR"])
+            }
+        } catch {
+            await parent.kill9()
+            throw error
+        }
+        await parent.kill9()
     }
 
     @Test func aParentThatNeverAnswersIsAGatewayTimeout() async throws {
