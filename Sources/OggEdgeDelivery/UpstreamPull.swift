@@ -28,9 +28,17 @@ package final class UpstreamPull: Sendable {
     private let revalidating = Atomic<Bool>(false)
     private let changedHooks = Mutex<[@Sendable () -> Void]>([])
 
+    private struct Slice {
+        /// Loaders waiting for each chunk of the slice.
+        var waiters: [Int: [CheckedContinuation<[UInt8], any Error>]] = [:]
+        /// Chunks already arrived, kept until the slice ends: one evicted (or not stored) before
+        /// then is handed out again rather than waited for in vain.
+        var arrived: [Int: [UInt8]] = [:]
+    }
+
     private struct State {
-        /// Slices being fetched: the loaders waiting for each of their chunks.
-        var inFlight: [Int: [Int: [CheckedContinuation<[UInt8], any Error>]]] = [:]
+        /// Slices being fetched.
+        var inFlight: [Int: Slice] = [:]
         /// Slices fetched whole by this pull.
         var done: Set<Int> = []
         /// Chunks that arrived while their loader was between its claim and its wait.
@@ -83,8 +91,9 @@ package final class UpstreamPull: Sendable {
             let (now, startNow) = state.withLock { s -> (Result<[UInt8], any Error>?, Bool) in
                 if let bytes = s.unclaimed.removeValue(forKey: index) { return (.success(bytes), false) }
                 if s.changed { return (.failure(SourceReadError.failed(reason: UpstreamError.changed.reason)), false) }
+                if let bytes = s.inFlight[slice]?.arrived[index] { return (.success(bytes), false) }
                 let startNow = s.inFlight[slice] == nil
-                s.inFlight[slice, default: [:]][index, default: []].append(continuation)
+                s.inFlight[slice, default: Slice()].waiters[index, default: []].append(continuation)
                 return (nil, startNow)
             }
             if let now { continuation.resume(with: now) }
@@ -109,7 +118,7 @@ package final class UpstreamPull: Sendable {
         }
         let claimed = state.withLock { s -> Bool in
             guard !s.changed, s.inFlight[next] == nil, !s.done.contains(next) else { return false }
-            s.inFlight[next] = [:]
+            s.inFlight[next] = Slice()
             return true
         }
         if claimed { start(next, body: nil) }
@@ -121,7 +130,7 @@ package final class UpstreamPull: Sendable {
     package func adopt(slice: Int, body: UpstreamBody) {
         let claimed = state.withLock { s -> Bool in
             guard s.inFlight[slice] == nil else { return false }
-            s.inFlight[slice] = [:]
+            s.inFlight[slice] = Slice()
             return true
         }
         if claimed { start(slice, body: body) }
@@ -179,7 +188,8 @@ package final class UpstreamPull: Sendable {
     /// Chunk `index` is complete: to its loaders, else into the session (held and committed).
     private func deliver(_ index: Int, slice: Int, _ bytes: [UInt8]) {
         let waiters = state.withLock { s -> [CheckedContinuation<[UInt8], any Error>] in
-            let waiters = s.inFlight[slice]?.removeValue(forKey: index) ?? []
+            let waiters = s.inFlight[slice]?.waiters.removeValue(forKey: index) ?? []
+            s.inFlight[slice]?.arrived[index] = bytes
             // Under the lock, so a loader that claimed the chunk in the session but has not
             // reached `chunk(_:)` yet finds it in `unclaimed` (never a second fetch).
             if waiters.isEmpty, session.provide(index, bytes) == .loading { s.unclaimed[index] = bytes }
@@ -190,7 +200,7 @@ package final class UpstreamPull: Sendable {
 
     private func finish(_ slice: Int, _ error: UpstreamError?) {
         let (waiters, changedNow) = state.withLock { s -> ([CheckedContinuation<[UInt8], any Error>], Bool) in
-            let waiters = (s.inFlight.removeValue(forKey: slice) ?? [:]).values.flatMap { $0 }
+            let waiters = (s.inFlight.removeValue(forKey: slice)?.waiters ?? [:]).values.flatMap { $0 }
             if error == nil { s.done.insert(slice) }
             var changedNow = false
             if error == .changed || error == .notFound, !s.changed {
