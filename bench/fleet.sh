@@ -85,9 +85,9 @@ sleep "$(echo "$seconds / 3" | bc -l)"; kill -9 "$pid_e1"; killed_edge=$(date +%
 wait "$load"
 
 # Per tier, from the delivery logs (audio responses only).
-python3 - "$work" "$catalogue" "$(cat "$work/load.json")" > "$work/report.md" <<'PY'
+python3 - "$work" "$catalogue" "$(cat "$work/load.json")" "$track_bytes" > "$work/report.md" <<'PY'
 import json, sys, glob, os
-work, catalogue, load = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+work, catalogue, load, track_bytes = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
 def records(name):
     path = os.path.join(work, name, "delivery.jsonl")
     out = []
@@ -113,6 +113,19 @@ for tier, names in (("edges", ["e1", "e2", "e3"]), ("parents", ["p1", "p2"])):
     ttfb = [r["ttfb_us"] for r in rs if r.get("ttfb_us") is not None]
     print(f"| {tier} | {len(rs)} | {count('HIT')} | {count('UPSTREAM') + count('MISS')} | {count('COALESCED')} | {count('ERROR')} | "
           f"{hit_bytes / all_bytes if all_bytes else 0:.3f} | {q(ttfb, 0.5)} | {q(ttfb, 0.99)} |")
+# The best static choice per edge: the tracks that edge was asked most, as many as its cache holds.
+best_hit, actual_hit, asked = 0, 0, 0
+slots = (catalogue // 10) // track_bytes
+for n in ["e1", "e2", "e3"]:
+    per_track = {}
+    for r in records(n):
+        per_track[r["track"]] = per_track.get(r["track"], 0) + (r.get("bytes_sent") or 0)
+    ranked = sorted(per_track.values(), reverse=True)
+    best_hit += sum(ranked[:slots])
+    asked += sum(ranked)
+    actual_hit += sum(r.get("bytes_sent") or 0 for r in records(n) if r["cache"] == "HIT")
+print(f"- edge byte hit ratio {actual_hit / asked:.3f} vs best static choice {best_hit / asked:.3f} "
+      f"({slots} of {catalogue // track_bytes} tracks fit each edge cache): {actual_hit / best_hit:.2f}x of the best" if asked and best_hit else "")
 edge_bytes = sum(r.get("bytes_sent") or 0 for n in ["e1", "e2", "e3"] for r in records(n))
 parent_bytes = sum(r.get("bytes_sent") or 0 for n in ["p1", "p2"] for r in records(n))
 print()
