@@ -62,7 +62,8 @@ extension RenditionDirectory {
         while true {
             let start = Int64(slice) * sliceBytes
             do {
-                body = try await upstream.fetcher.fetch(track, range: ByteRange(start: start, end: start + sliceBytes - 1), expecting: nil)
+                // From the slice of the wanted byte to the end: one request brings the rest.
+                body = try await upstream.fetcher.fetch(track, range: ByteRange(start: start, end: Int64.max - 1), expecting: nil)
                 break
             } catch .notFound {
                 let until = MonotonicClock.nanos() + Self.nanos(upstream.negativeTTL)

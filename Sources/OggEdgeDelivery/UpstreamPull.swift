@@ -29,6 +29,8 @@ package final class UpstreamPull: Sendable {
     private let changedHooks = Mutex<[@Sendable () -> Void]>([])
 
     private struct Slice {
+        /// The fetch delivering this slice.
+        var owner: UInt64
         /// Loaders waiting for each chunk of the slice.
         var waiters: [Int: [CheckedContinuation<[UInt8], any Error>]] = [:]
         /// Chunks already arrived, kept until the slice ends: one evicted (or not stored) before
@@ -45,6 +47,15 @@ package final class UpstreamPull: Sendable {
         var unclaimed: [Int: [UInt8]] = [:]
         /// Set when the version changed upstream: nothing more can be pulled.
         var changed = false
+        /// Fetch ids (0 is never used).
+        var nextFetch: UInt64 = 0
+        /// Runs (the pull's first request, to the end of the rendition): the next chunk each brings.
+        var runPosition: [UInt64: Int] = [:]
+
+        mutating func newFetch() -> UInt64 {
+            nextFetch += 1
+            return nextFetch
+        }
     }
 
     /// - Parameters:
@@ -88,18 +99,32 @@ package final class UpstreamPull: Sendable {
         guard index >= 0, index < chunkCount else { throw SourceReadError.truncated }
         let slice = index / sliceChunks
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
-            let (now, startNow) = state.withLock { s -> (Result<[UInt8], any Error>?, Bool) in
-                if let bytes = s.unclaimed.removeValue(forKey: index) { return (.success(bytes), false) }
-                if s.changed { return (.failure(SourceReadError.failed(reason: UpstreamError.changed.reason)), false) }
-                if let bytes = s.inFlight[slice]?.arrived[index] { return (.success(bytes), false) }
-                let startNow = s.inFlight[slice] == nil
-                s.inFlight[slice, default: Slice()].waiters[index, default: []].append(continuation)
+            let (now, startNow) = state.withLock { s -> (Result<[UInt8], any Error>?, UInt64?) in
+                if let bytes = s.unclaimed.removeValue(forKey: index) { return (.success(bytes), nil) }
+                if s.changed { return (.failure(SourceReadError.failed(reason: UpstreamError.changed.reason)), nil) }
+                guard var entry = s.inFlight[slice] else {
+                    let id = s.newFetch()
+                    var entry = Slice(owner: id)
+                    entry.waiters[index] = [continuation]
+                    s.inFlight[slice] = entry
+                    return (nil, id)
+                }
+                if let bytes = entry.arrived[index] { return (.success(bytes), nil) }
+                var startNow: UInt64?
+                // A seek far ahead of the run that will bring this slice: fetch it on its own
+                // now rather than wait for the run to get there (the run then skips it).
+                if let position = s.runPosition[entry.owner], slice > position / sliceChunks + 1 {
+                    entry.owner = s.newFetch()
+                    startNow = entry.owner
+                }
+                entry.waiters[index, default: []].append(continuation)
+                s.inFlight[slice] = entry
                 return (nil, startNow)
             }
             if let now { continuation.resume(with: now) }
-            if startNow {
+            if let id = startNow {
                 fetching?.set()
-                start(slice, body: nil)
+                start(slice...slice, id: id, body: nil)
             }
         }
     }
@@ -116,35 +141,44 @@ package final class UpstreamPull: Sendable {
             state.withLock { _ = $0.done.insert(next) }
             return
         }
-        let claimed = state.withLock { s -> Bool in
-            guard !s.changed, s.inFlight[next] == nil, !s.done.contains(next) else { return false }
-            s.inFlight[next] = Slice()
-            return true
+        let claimed = state.withLock { s -> UInt64? in
+            guard !s.changed, s.inFlight[next] == nil, !s.done.contains(next) else { return nil }
+            let id = s.newFetch()
+            s.inFlight[next] = Slice(owner: id)
+            return id
         }
-        if claimed { start(next, body: nil) }
+        if let id = claimed { start(next...next, id: id, body: nil) }
     }
 
     // MARK: fetching
 
-    /// Takes over the body a parent is already sending for `slice` (the pull's first request).
+    /// Takes over the body a parent is already sending from `slice` to the end of the rendition
+    /// (the pull's first request): one upstream request brings the whole rest into the cache,
+    /// however many players read it; a seek far ahead fetches its own slice meanwhile.
     package func adopt(slice: Int, body: UpstreamBody) {
-        let claimed = state.withLock { s -> Bool in
-            guard s.inFlight[slice] == nil else { return false }
-            s.inFlight[slice] = Slice()
-            return true
+        guard slice < sliceCount else { return }
+        let id = state.withLock { s -> UInt64 in
+            let id = s.newFetch()
+            for k in slice..<sliceCount where s.inFlight[k] == nil { s.inFlight[k] = Slice(owner: id) }
+            s.runPosition[id] = slice * sliceChunks
+            return id
         }
-        if claimed { start(slice, body: body) }
+        start(slice...(sliceCount - 1), id: id, body: body)
     }
 
-    /// Starts fetching `slice`, already marked in flight.
-    private func start(_ slice: Int, body: UpstreamBody?) {
-        Task { await self.run(slice, body: body) }
+    /// The range a fetch asks for: an open end for a run to the end of the rendition.
+    private func range(of slices: ClosedRange<Int>) -> ByteRange {
+        ByteRange(start: sliceRange(slices.lowerBound).start, end: sliceRange(slices.upperBound).end)
     }
 
-    private func run(_ slice: Int, body: UpstreamBody?) async {
-        let range = sliceRange(slice)
-        let first = slice * sliceChunks
-        let last = min(chunkCount, first + sliceChunks) - 1
+    /// Starts fetch `id` of `slices` (marked in flight, owned by `id`).
+    private func start(_ slices: ClosedRange<Int>, id: UInt64, body: UpstreamBody?) {
+        Task { await self.run(slices, id: id, body: body) }
+    }
+
+    private func run(_ slices: ClosedRange<Int>, id: UInt64, body: UpstreamBody?) async {
+        let first = slices.lowerBound * sliceChunks
+        let last = min(chunkCount, (slices.upperBound + 1) * sliceChunks) - 1
         var index = first
         var buffer: [UInt8] = []
         buffer.reserveCapacity(chunkSize)
@@ -153,41 +187,47 @@ package final class UpstreamPull: Sendable {
             if let body {
                 stream = body.bytes
             } else {
-                stream = try await fetcher.fetch(track, range: range, expecting: facts).bytes
+                stream = try await fetcher.fetch(track, range: range(of: slices), expecting: facts).bytes
             }
             for try await piece in stream {
                 var rest = piece[...]
                 while !rest.isEmpty {
-                    // More than the slice: a parent that sends what it did not promise is wrong.
+                    // More than asked: a parent that sends what it did not promise is wrong.
                     guard index <= last else { throw UpstreamError.unavailable }
                     let take = min(chunkLength(index) - buffer.count, rest.count)
                     buffer.append(contentsOf: rest.prefix(take))
                     rest = rest.dropFirst(take)
                     if buffer.count == chunkLength(index) {
-                        deliver(index, slice: slice, buffer)
+                        deliver(index, id: id, buffer)
+                        if index == last || (index + 1) % sliceChunks == 0 { finish(index / sliceChunks, id: id, nil) }
                         index += 1
                         buffer = []
                         buffer.reserveCapacity(chunkSize)
                     }
                 }
             }
-            // Fewer bytes than the slice: a partial body is never stored.
+            // Fewer bytes than asked: a partial body is never stored.
             guard index > last else { throw UpstreamError.unavailable }
-            finish(slice, nil)
-        } catch let error as UpstreamError {
-            finish(slice, error)
         } catch {
-            finish(slice, .unavailable)
+            let failure = error as? UpstreamError ?? .unavailable
+            if index <= last {
+                for slice in (index / sliceChunks)...slices.upperBound { finish(slice, id: id, failure) }
+            }
         }
+        _ = state.withLock { $0.runPosition.removeValue(forKey: id) }
     }
 
     private func chunkLength(_ index: Int) -> Int {
         Int(min(Int64(chunkSize), facts.length - Int64(index) * Int64(chunkSize)))
     }
 
-    /// Chunk `index` is complete: to its loaders, else into the session (held and committed).
-    private func deliver(_ index: Int, slice: Int, _ bytes: [UInt8]) {
+    /// Chunk `index` arrived with fetch `id`: to its loaders, else into the session (held and
+    /// committed). Dropped when another fetch took its slice over.
+    private func deliver(_ index: Int, id: UInt64, _ bytes: [UInt8]) {
+        let slice = index / sliceChunks
         let waiters = state.withLock { s -> [CheckedContinuation<[UInt8], any Error>] in
+            if s.runPosition[id] != nil { s.runPosition[id] = index + 1 }
+            guard s.inFlight[slice]?.owner == id else { return [] }
             let waiters = s.inFlight[slice]?.waiters.removeValue(forKey: index) ?? []
             s.inFlight[slice]?.arrived[index] = bytes
             // Under the lock, so a loader that claimed the chunk in the session but has not
@@ -198,8 +238,10 @@ package final class UpstreamPull: Sendable {
         for waiter in waiters { waiter.resume(returning: bytes) }
     }
 
-    private func finish(_ slice: Int, _ error: UpstreamError?) {
+    /// Slice `slice` of fetch `id` ended (unless another fetch took it over).
+    private func finish(_ slice: Int, id: UInt64, _ error: UpstreamError?) {
         let (waiters, changedNow) = state.withLock { s -> ([CheckedContinuation<[UInt8], any Error>], Bool) in
+            guard s.inFlight[slice]?.owner == id else { return ([], false) }
             let waiters = (s.inFlight.removeValue(forKey: slice)?.waiters ?? [:]).values.flatMap { $0 }
             if error == nil { s.done.insert(slice) }
             var changedNow = false

@@ -120,7 +120,9 @@ public final class ParentTier: UpstreamFetcher, Service {
 
     /// One signed request to parent `index`, judged by ``ParentAnswer``.
     private func attempt(_ index: Int, _ track: TrackPath, range: ByteRange, expecting: UpstreamFacts?) async -> Result<Opened, AttemptFailure> {
-        var headers = [("Range", "bytes=\(range.start)-\(range.end)")]
+        // An end past any length is sent open (`bytes=N-`): the rest of the rendition.
+        let end = range.end >= Int64.max / 2 ? "" : String(range.end)
+        var headers = [("Range", "bytes=\(range.start)-\(end)")]
         if let expecting, expecting.etagFromParent { headers.append(("If-Match", "\"\(expecting.etag)\"")) }
         let response: HTTPClientResponse
         do {

@@ -193,7 +193,10 @@ import Testing
                 let body = Array(bytes[(sep + 4)...])
                 #expect(body.count == file.count)
                 #expect(body == file)
-                #expect(tier.answers(from: 1 - primaryIndex) > 0, "the backup parent served none of it")
+                // The pull runs ahead of this slow player: whether the primary died before or
+                // after it sent the last byte, the player's response is whole and exact (the
+                // deterministic mid-body case is the next test's parent that hangs up).
+                _ = tier.answers(from: 1 - primaryIndex)
             }
         } catch {
             await first.kill9()
@@ -204,7 +207,8 @@ import Testing
         await second.kill9()
     }
 
-    @Test func aStalledParentTimesOutAndTheBodyResumesFromTheNextParent() async throws {
+    @Test(arguments: [false, true])
+    func aParentThatStallsOrHangsUpMidBodyIsReplacedAndTheBodyResumesFromTheNextParent(hangsUp: Bool) async throws {
         try await TestServer.with { real in
             // Pick a rendition the stalling parent is asked first for (rendezvous order).
             let candidates = ["demo_160kbps.ogg", "onlyhi_320kbps.ogg"] + TestMedia.bigTracks
@@ -215,7 +219,7 @@ import Testing
                 let head = try await real.fetch(real.sign("/tracks/" + name), method: .HEAD)
                 let parent = try await StallingParent.start(
                     media: TestMedia.directory, etag: try #require(head.header("ETag")),
-                    lastModified: try #require(head.header("Last-Modified")), sendBytes: sendBytes
+                    lastModified: try #require(head.header("Last-Modified")), sendBytes: sendBytes, thenClose: hangsUp
                 )
                 let pool = ParentPool(parents: try ["http://127.0.0.1:\(parent.port)", real.baseURL].map { try ParentEndpoint(parsing: $0) }, coolDown: .seconds(1))
                 if pool.rendezvous(for: String(name.prefix { $0 != "_" }))[0] == 0 {
@@ -274,21 +278,23 @@ import Testing
     }
 
     @Test func aKnownRenditionWhoseBytesNoParentCanDeliverIsACleanBadGatewayNotACutResponse() async throws {
-        let name = TestMedia.bigTracks[5]
+        let name = TestMedia.hugeTrack
         let file = TestMedia.bytes(name)
         let parent = try await ParentProcess.start()
         do {
-            try await TestServer.with(configure: Self.edge([parent.baseURL], sliceChunks: 1)) { edge in
+            try await TestServer.with(configure: Self.edge([parent.baseURL])) { edge in
                 let target = edge.sign("/tracks/" + name)
-                let head = try await edge.fetch(target, headers: [("Range", "bytes=0-999")])
-                #expect(head.body == Array(file[0...999]))
+                // A cold seek pulls from its slice to the end: the head stays with the parent.
+                let seek = file.count - 300_000
+                try #require(seek > 1 << 20)
+                let tail = try await edge.fetch(target, headers: [("Range", "bytes=\(seek)-")])
+                #expect(tail.body == Array(file[seek...]))
                 await parent.kill9()
-                // The cached bytes still serve; bytes only a parent has get a clean 502.
-                #expect(try await edge.fetch(target, headers: [("Range", "bytes=0-999")]).status == 206)
-                let far = try await edge.fetch(target, headers: [("Range", "bytes=700000-")])
-                #expect(far.status == 502)
-                #expect(far.bodyText == #"{"error":"upstream_unavailable"}"#)
-                #expect(try await CacheTests.cacheField(edge) == ["UPSTREAM", "HIT", "ERROR"])
+                let evicted = try await edge.fetch(target, headers: [("Range", "bytes=0-999")])
+                #expect(evicted.status == 502)
+                #expect(evicted.bodyText == #"{"error":"upstream_unavailable"}"#)
+                let caches = try await CacheTests.cacheField(edge)
+                #expect(caches == ["UPSTREAM", "ERROR"], "\(caches)")
             }
         } catch {
             await parent.kill9()

@@ -24,8 +24,10 @@ final class StallingParent: Sendable {
     /// - Parameters:
     ///   - media: the directory whose `tracks/` it serves.
     ///   - etag: the ETag header value to send (the real parent's, so a resume's `If-Match` holds).
-    static func start(media: String, etag: String, lastModified: String, sendBytes: Int) async throws -> StallingParent {
-        let shared = Shared(media: media, etag: etag, lastModified: lastModified, sendBytes: sendBytes)
+    /// - Parameter thenClose: after `sendBytes`, close the connection (a parent dying
+    ///   mid-response) instead of going silent.
+    static func start(media: String, etag: String, lastModified: String, sendBytes: Int, thenClose: Bool = false) async throws -> StallingParent {
+        let shared = Shared(media: media, etag: etag, lastModified: lastModified, sendBytes: sendBytes, thenClose: thenClose)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -46,9 +48,11 @@ final class StallingParent: Sendable {
         let etag: String
         let lastModified: String
         let sendBytes: Int
+        let thenClose: Bool
         let counter: Atomic<Int>
 
-        init(media: String, etag: String, lastModified: String, sendBytes: Int) {
+        init(media: String, etag: String, lastModified: String, sendBytes: Int, thenClose: Bool) {
+            self.thenClose = thenClose
             self.media = media
             self.etag = etag
             self.lastModified = lastModified
@@ -103,8 +107,12 @@ final class StallingParent: Sendable {
             ])
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .partialContent, headers: headers))), promise: nil)
             let some = bytes[start..<min(end + 1, start + shared.sendBytes)]
-            // Then silence: no more bytes, no end, the connection stays open.
-            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: some)))), promise: nil)
+            // Then silence (no more bytes, no end, the connection stays open), or a hang-up.
+            let written = context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: some)))))
+            if shared.thenClose {
+                let channel = context.channel
+                written.whenComplete { _ in channel.close(promise: nil) }
+            }
         }
     }
 }
