@@ -140,6 +140,7 @@ import Testing
                 #expect(bodies.allSatisfy { $0 == file })
                 let fetched = try await Self.records(parent, path: "/tracks/" + name)
                 #expect(Self.bytesServed(fetched) == file.count, "parent sent \(Self.bytesServed(fetched)) bytes in \(fetched.count) responses")
+                #expect(fetched.count == 1, "\(fetched.count) upstream requests for \(file.count) bytes")
                 let caches = try await CacheTests.cacheField(edge)
                 #expect(caches.filter { $0 == "UPSTREAM" }.count == 1, "\(caches)")
                 #expect(caches.allSatisfy { ["UPSTREAM", "COALESCED", "HIT"].contains($0) }, "\(caches)")
