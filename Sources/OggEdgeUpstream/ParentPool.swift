@@ -17,6 +17,8 @@ final class ParentPool: Sendable {
         var downUntil: UInt64 = 0
         /// Usable answers received (metrics, tests).
         var answers = 0
+        /// Bodies streaming from this parent now.
+        var inFlight = 0
     }
 
     let parents: [ParentEndpoint]
@@ -37,9 +39,31 @@ final class ParentPool: Sendable {
         let weighted = parents.indices.map { i in (i, Self.hash(trackId.utf8, seed: seeds[i])) }
             .sorted { $0.1 > $1.1 }.map(\.0)
         let states = health.withLock { $0 }
-        let up = weighted.filter { states[$0].probeUp && states[$0].downUntil <= now }
+        var up = weighted.filter { states[$0].probeUp && states[$0].downUntil <= now }
         let down = weighted.filter { !(states[$0].probeUp && states[$0].downUntil <= now) }
+        // A bound on one parent's share of the bodies in flight: a parent past it gives its
+        // turn to the next one in the track's order (a hot track must not pile onto one parent).
+        if up.count > 1, let over = up.firstIndex(where: { states[$0].inFlight < Self.bound(up.map { states[$0].inFlight }) }), over > 0 {
+            up.insert(up.remove(at: over), at: 0)
+        }
         return up + down
+    }
+
+    /// The most bodies one parent may stream while others could take more: twice the mean, and
+    /// never less than 16 (at low load the order alone decides).
+    static func bound(_ inFlight: [Int]) -> Int {
+        let total = inFlight.reduce(0, +)
+        return max(16, 2 * total / max(1, inFlight.count))
+    }
+
+    /// A body from parent `index` started streaming.
+    func began(_ index: Int) {
+        health.withLock { $0[index].inFlight += 1 }
+    }
+
+    /// A body from parent `index` ended (whole or not).
+    func ended(_ index: Int) {
+        health.withLock { $0[index].inFlight = max(0, $0[index].inFlight - 1) }
     }
 
     /// The rendezvous order alone (tests of the spread).

@@ -177,6 +177,8 @@ public final class ParentTier: UpstreamFetcher, Service {
             while position <= end {
                 if let source = current {
                     current = nil
+                    pool.began(source.parent)
+                    defer { pool.ended(source.parent) }
                     do {
                         for try await buffer in source.response.body {
                             let take = Int(min(Int64(buffer.readableBytes), end - position + 1))

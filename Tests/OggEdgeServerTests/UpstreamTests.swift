@@ -451,6 +451,19 @@ import Testing
         #expect(moved > 0)
     }
 
+    @Test func aParentPastItsShareOfBodiesInFlightGivesItsTurnToTheNext() throws {
+        let pool = ParentPool(parents: try (1...3).map { try ParentEndpoint(parsing: "http://10.0.0.\($0):80") }, coolDown: .seconds(1))
+        let track = "hot"
+        let first = pool.rendezvous(for: track)[0]
+        #expect(pool.order(for: track, now: 1)[0] == first)
+        for _ in 0..<16 { pool.began(first) }
+        // 16 bodies on one parent, none elsewhere: past max(16, 2 × mean) → the next parent first.
+        #expect(pool.order(for: track, now: 1)[0] == pool.rendezvous(for: track)[1])
+        #expect(pool.order(for: track, now: 1).count == 3)
+        pool.ended(first)
+        #expect(pool.order(for: track, now: 1)[0] == first)
+    }
+
     @Test func parentURLsAreValidated() {
         #expect(throws: ParentEndpoint.InvalidURL.self) { try ParentEndpoint(parsing: "https://x") }
         #expect(throws: ParentEndpoint.InvalidURL.self) { try ParentEndpoint(parsing: "http://h:99999") }
