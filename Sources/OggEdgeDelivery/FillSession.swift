@@ -78,6 +78,15 @@ package final class FillSession: Sendable {
         for c in woken { c.resume() }
     }
 
+    /// Replaces the complete metadata of a random-access session with facts learnt since it was
+    /// made (same generation and length: a pulled rendition's playback offset).
+    package func revise(meta: RenditionMeta) {
+        finalMeta.withLock { current in
+            guard let known = current, known.generation == meta.generation, known.length == meta.length else { return }
+            current = meta
+        }
+    }
+
     /// Offers bytes of chunk `index` that a random-access producer fetched without a reader
     /// asking (a parent's slice): held and committed unless a reader is loading it or has it.
     package func provide(_ index: Int, _ bytes: [UInt8]) -> FillState.Provision {

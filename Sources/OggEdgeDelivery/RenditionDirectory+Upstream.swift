@@ -82,17 +82,25 @@ extension RenditionDirectory {
             size: facts.length, mtimeNanos: facts.lastModified &* 1_000_000_000,
             inode: Self.fnv1a(facts.etag), device: facts.etagFromParent ? 1 : 0
         )
-        let meta = RenditionMeta(
+        var meta = RenditionMeta(
             generation: nextGeneration(), chunkSize: chunkSize, length: facts.length, etag: facts.etag,
             lastModified: facts.lastModified, durationMillis: facts.durationMillis, playbackOffset: nil,
             source: source, kind: .upstream
         )
         let session = FillSession(key: key, meta: meta, isSequential: false, store: store)
         let pull = makePull(track, facts: facts, session: session, settings: upstream, checkedAt: MonotonicClock.nanos())
+        // The record first: the cache stores only chunks of a rendition's current generation.
+        store?.putMeta(meta, for: key)
         pull.adopt(slice: slice, body: body)
-        let attachment = install(key: key, session: session, origin: .upstream(pull), now: MonotonicClock.nanos(), outcome: .upstream) {
+        if slice == 0, let head = await pull.firstChunk(),
+           let offset = OggScan.endOfFirstAudioPage(head).map(Int64.init) {
+            // A response from byte 0 waits for this chunk anyway: learn where playback can start
+            // (the end of the first audio page) for the delivery log.
+            meta.playbackOffset = offset
+            session.revise(meta: meta)
             store?.putMeta(meta, for: key)
         }
+        let attachment = install(key: key, session: session, origin: .upstream(pull), now: MonotonicClock.nanos(), outcome: .upstream)
         return .success(attachment)
     }
 

@@ -51,6 +51,10 @@ package final class UpstreamPull: Sendable {
         var nextFetch: UInt64 = 0
         /// Runs (the pull's first request, to the end of the rendition): the next chunk each brings.
         var runPosition: [UInt64: Int] = [:]
+        /// Waiting for chunk 0 to arrive without loading it (see ``firstChunk()``).
+        var headWatchers: [CheckedContinuation<[UInt8]?, Never>] = []
+        /// Chunk 0 arrived (or its fetch ended without it).
+        var headSettled = false
 
         mutating func newFetch() -> UInt64 {
             nextFetch += 1
@@ -127,6 +131,28 @@ package final class UpstreamPull: Sendable {
                 start(slice...slice, id: id, body: nil)
             }
         }
+    }
+
+    /// The bytes of chunk 0 once the fetch under way brings them (`nil` if it ends without them,
+    /// or none is under way); never starts a fetch and never takes the chunk from its readers.
+    package func firstChunk() async -> [UInt8]? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<[UInt8]?, Never>) in
+            let now = state.withLock { s -> [UInt8]?? in
+                if s.headSettled || s.inFlight[0] == nil { return .some(s.inFlight[0]?.arrived[0]) }
+                s.headWatchers.append(continuation)
+                return nil
+            }
+            if let now { continuation.resume(returning: now) }
+        }
+    }
+
+    private func settleHead(_ bytes: [UInt8]?) {
+        let watchers = state.withLock { s -> [CheckedContinuation<[UInt8]?, Never>] in
+            s.headSettled = true
+            defer { s.headWatchers = [] }
+            return s.headWatchers
+        }
+        for watcher in watchers { watcher.resume(returning: bytes) }
     }
 
     /// A reader is about to read chunk `index`: past the middle of its slice, the next slice is
@@ -236,6 +262,7 @@ package final class UpstreamPull: Sendable {
             return waiters
         }
         for waiter in waiters { waiter.resume(returning: bytes) }
+        if index == 0 { settleHead(bytes) }
     }
 
     /// Slice `slice` of fetch `id` ended (unless another fetch took it over).
@@ -253,6 +280,7 @@ package final class UpstreamPull: Sendable {
         }
         let failure = SourceReadError.failed(reason: (error ?? .unavailable).delivery.reason)
         for waiter in waiters { waiter.resume(throwing: failure) }
+        if slice == 0 { settleHead(nil) }
         if changedNow {
             let hooks = changedHooks.withLock { h -> [@Sendable () -> Void] in
                 defer { h = [] }

@@ -69,6 +69,9 @@ import Testing
                 let etag = try #require(first.header("ETag"))
                 #expect(try await edge.fetch(player, headers: [("If-None-Match", etag)]).status == 304)
                 #expect(try await CacheTests.cacheField(edge) == ["UPSTREAM", "HIT", "HIT", "HIT"])
+                // Playback start is measured on the edge too, from the pull's first chunk.
+                let logged = try await edge.deliveryRecords().filter { $0["track"] is String }
+                #expect(logged.first?["playback_start_us"] is Int)
 
                 // The parent saw the edge's own signature, never the player's token, which it refuses.
                 let seen = try await Self.records(parent, path: path)
