@@ -20,24 +20,26 @@ extension RenditionDirectory {
             return known
         }
         if let until = upstreamMisses.withLock({ $0[key] }), until > now { throw .notFound }
-        if let upstream, let meta = store?.meta(key), meta.isComplete, meta.kind == .upstream {
-            // Cached by an earlier run: serve it, and ask the parent whether it is still current.
-            let facts = UpstreamFacts(
-                length: meta.length, etag: meta.etag, etagFromParent: meta.source.device == 1,
-                lastModified: meta.lastModified, durationMillis: meta.durationMillis
-            )
-            let session = FillSession(key: key, meta: meta, isSequential: false, store: store)
-            let pull = makePull(track, facts: facts, session: session, settings: upstream, checkedAt: 0)
-            let attachment = install(key: key, session: session, origin: .upstream(pull), now: now, outcome: .hit)
-            if case .upstream(let installed) = attachment.origin { revalidateIfDue(installed, key: key, now: now) }
-            return attachment
-        }
-        let (task, joined) = upstreamOpens.withLock { opens -> (Task<Result<Attachment, DeliveryError>, Never>, Bool) in
-            if let task = opens[key] { return (task, true) }
+        guard let upstream else { throw .notFound }
+        // One decision per rendition at a time: join the open under way, or the session it
+        // installed, or restore the cache's record, or start the one open.
+        let (task, joined, known) = upstreamOpens.withLock { opens -> (Task<Result<Attachment, DeliveryError>, Never>?, Bool, Attachment?) in
+            if let task = opens[key] { return (task, true, nil) }
+            if let entry = entries.withLock({ $0[key] }), case .upstream = entry.origin, case .complete = entry.session.phase {
+                return (nil, false, Attachment(key: key, session: entry.session, origin: entry.origin, outcome: .coalesced))
+            }
+            if let meta = store?.meta(key), meta.isComplete, meta.kind == .upstream {
+                return (nil, false, restore(track, meta: meta, settings: upstream, now: now))
+            }
             let task = Task { await self.openUpstream(track, offset: offset) }
             opens[key] = task
-            return (task, false)
+            return (task, false, nil)
         }
+        if let known {
+            if case .upstream(let pull) = known.origin { revalidateIfDue(pull, key: key, now: now) }
+            return known
+        }
+        guard let task else { throw .notFound }
         let result = await task.value
         if !joined { upstreamOpens.withLock { opens in opens[key] = nil } }
         switch result {
@@ -48,6 +50,19 @@ extension RenditionDirectory {
         case .failure(let error):
             throw error
         }
+    }
+
+    /// A rendition cached by an earlier run (its record is in LMDB): served as a hit, refilled
+    /// from the parent chunk by chunk, revalidated on first use.
+    private func restore(_ track: TrackPath, meta: RenditionMeta, settings: UpstreamSettings, now: UInt64) -> Attachment {
+        let key = track.renditionKey
+        let facts = UpstreamFacts(
+            length: meta.length, etag: meta.etag, etagFromParent: meta.source.device == 1,
+            lastModified: meta.lastModified, durationMillis: meta.durationMillis
+        )
+        let session = FillSession(key: key, meta: meta, isSequential: false, store: store)
+        let pull = makePull(track, facts: facts, session: session, settings: settings, checkedAt: 0)
+        return install(key: key, session: session, origin: .upstream(pull), now: now, outcome: .hit)
     }
 
     /// The first request of a pull: learns the facts from the parent's answer for the slice
