@@ -163,6 +163,65 @@ public final class ChunkStore: Sendable {
         return result
     }
 
+    /// Lends the bytes `start...end` of one rendition version to `body`, piece by piece in order
+    /// (one piece per chunk), all inside one read transaction. The hot path of a cache hit: no
+    /// key array, one lock to learn which chunks are already verified and one to mark them used.
+    /// - Returns: true when every byte was there and verified; false as soon as one chunk is
+    ///   missing, short or corrupt (`body` may have seen earlier pieces: the caller discards them).
+    public func withRange(
+        rendition: String, generation: UInt32, chunkSize: Int, start: Int64, end: Int64,
+        _ body: (UnsafeRawBufferPointer) -> Void
+    ) -> Bool {
+        guard start >= 0, end >= start, chunkSize > 0 else { return false }
+        let size = Int64(chunkSize)
+        let first = start / size
+        let last = end / size
+        guard last - first < 64, last <= Int64(UInt32.max) else { return false }
+        var trustedMask: UInt64 = 0
+        recency.withLock { r in
+            for index in first...last where r.verified.contains(ChunkID(rendition: rendition, generation: generation, index: UInt32(index))) {
+                trustedMask |= 1 << UInt64(index - first)
+            }
+        }
+        var corrupt: UInt32?
+        let complete = (try? env.read { txn -> Bool in
+            ChunkID.withKey(rendition: rendition, generation: generation) { key, setIndex in
+                for index in first...last {
+                    setIndex(UInt32(index))
+                    var mk = MDB_val(mv_size: key.count, mv_data: key.baseAddress)
+                    var mv = MDB_val()
+                    guard mdb_get(txn.txn, env.chunks, &mk, &mv) == 0, mv.mv_size >= 4 else { return false }
+                    let value = UnsafeRawBufferPointer(start: mv.mv_data, count: mv.mv_size)
+                    let payload = UnsafeRawBufferPointer(rebasing: value[4...])
+                    let chunkStart = index * size
+                    let lo = Int(max(start, chunkStart) - chunkStart)
+                    let hi = Int(min(end, chunkStart + size - 1) - chunkStart)
+                    guard payload.count > hi else { return false }
+                    if trustedMask & (1 << UInt64(index - first)) == 0 {
+                        let stored = UInt32(value[0]) | UInt32(value[1]) << 8 | UInt32(value[2]) << 16 | UInt32(value[3]) << 24
+                        guard Self.crc(payload) == stored else {
+                            corrupt = UInt32(index)
+                            return false
+                        }
+                    }
+                    body(UnsafeRawBufferPointer(rebasing: payload[lo...hi]))
+                }
+                return true
+            }
+        }) ?? false
+        if let corrupt {
+            counters.withLock { $0.checksumFailures += 1 }
+            writer.enqueue(.deleteChunk(ChunkID(rendition: rendition, generation: generation, index: corrupt)))
+        }
+        guard complete else { return false }
+        recency.withLock { r in
+            for index in first...last {
+                r.touch(ChunkID(rendition: rendition, generation: generation, index: UInt32(index)), verified: trustedMask & (1 << UInt64(index - first)) == 0)
+            }
+        }
+        return true
+    }
+
     /// Queues `meta` for `rendition` (committed before any chunk queued after it).
     public func putMeta(_ meta: RenditionMeta, for rendition: String) {
         pendingMeta.withLock { pending in

@@ -34,6 +34,8 @@ public struct OriginServer: Sendable {
     /// Which version of each rendition, filled how: the cache in front of every origin.
     let directory: RenditionDirectory
     let handler: OriginHandler
+    /// Per-loop answers to cache hits, when the cache is on and the fast lane not switched off.
+    let fastLane: FastLaneShared?
 
     /// Builds the server and its sources from `configuration`.
     public init(configuration: OriginConfiguration, logger: Logger) throws {
@@ -93,11 +95,22 @@ public struct OriginServer: Sendable {
         let counters = DeliveryCounters()
         let ids = RequestIDGenerator()
         let limits = configuration.limits
+        let inFlight = InFlightResponses()
+        let rangePolicy = RangePolicy(maxRanges: limits.maxRanges)
+        if configuration.fastLane, let store {
+            self.fastLane = FastLaneShared(
+                verifier: verifier, directory: directory, store: store, rangePolicy: rangePolicy,
+                bodyLimit: limits.singleWriteLimit, log: log, metrics: OriginMetrics.shared, counters: counters,
+                inFlight: inFlight, ids: ids
+            )
+        } else {
+            self.fastLane = nil
+        }
         self.handler = OriginHandler(
             tracks: TrackResponder(
                 verifier: verifier,
                 directory: directory,
-                rangePolicy: RangePolicy(maxRanges: limits.maxRanges),
+                rangePolicy: rangePolicy,
                 boundaryPrefix: "oggedge-" + ids.prefix + "-",
                 liveRangeWait: .seconds(limits.liveRangeWaitSeconds)
             ),
@@ -135,7 +148,7 @@ public struct OriginServer: Sendable {
             metrics: OriginMetrics.shared,
             readiness: self.readiness,
             counters: counters,
-            inFlight: InFlightResponses(),
+            inFlight: inFlight,
             ids: ids,
             dates: DateHeaderCache(),
             limits: limits
@@ -182,15 +195,19 @@ public struct OriginServer: Sendable {
         let limits = configuration.limits
         let handler = self.handler
         let readiness = self.readiness
+        let fastLane = self.fastLane
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [
                 ConnectionGuardHandler(
                     headTimeout: .seconds(limits.requestHeadTimeoutSeconds),
                     keepAliveTimeout: .seconds(limits.idleTimeoutSeconds),
-                    stallTimeout: .seconds(limits.sendStallTimeoutSeconds)
+                    stallTimeout: .seconds(limits.sendStallTimeoutSeconds),
+                    fastLane: fastLane
                 ),
             ],
-            idleTimeout: .seconds(limits.idleTimeoutSeconds),
+            // Idle keep-alive connections are cut by ConnectionGuardHandler, which also sees the
+            // requests the fast lane answers (Hummingbird's own timer would not).
+            idleTimeout: nil,
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: limits.maxHeaderBytes,
                 maxHeaderListSize: limits.maxHeaderBytes,
