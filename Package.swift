@@ -172,9 +172,12 @@ let package = Package(
             dependencies: ["OggEdgeCore"],
             swiftSettings: swiftSettings
         ),
+        // Test-only: counts each thread's heap allocations (the fast lane's allocation budget).
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
             name: "OggEdgeServerTests",
             dependencies: [
+                "CAllocationCounter",
                 "OggEdgeCore",
                 "OggEdgeCache",
                 "OggEdgeRedis",

@@ -177,34 +177,41 @@ public final class ChunkStore: Sendable {
         let first = start / size
         let last = end / size
         guard last - first < 64, last <= Int64(UInt32.max) else { return false }
+        let count = Int(last - first) + 1
         var trustedMask: UInt64 = 0
         recency.withLock { r in
-            for index in first...last where r.verified.contains(ChunkID(rendition: rendition, generation: generation, index: UInt32(index))) {
-                trustedMask |= 1 << UInt64(index - first)
+            var i = 0
+            while i < count {
+                if r.verified.contains(ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i))) {
+                    trustedMask |= 1 << UInt64(i)
+                }
+                i += 1
             }
         }
         var corrupt: UInt32?
         let complete = (try? env.read { txn -> Bool in
             ChunkID.withKey(rendition: rendition, generation: generation) { key, setIndex in
-                for index in first...last {
+                var i = 0
+                while i < count {
+                    let index = first + Int64(i)
                     setIndex(UInt32(index))
                     var mk = MDB_val(mv_size: key.count, mv_data: key.baseAddress)
                     var mv = MDB_val()
-                    guard mdb_get(txn.txn, env.chunks, &mk, &mv) == 0, mv.mv_size >= 4 else { return false }
-                    let value = UnsafeRawBufferPointer(start: mv.mv_data, count: mv.mv_size)
-                    let payload = UnsafeRawBufferPointer(rebasing: value[4...])
+                    guard mdb_get(txn.txn, env.chunks, &mk, &mv) == 0, mv.mv_size >= 4, let base = mv.mv_data else { return false }
+                    let payload = UnsafeRawBufferPointer(start: base + 4, count: mv.mv_size - 4)
                     let chunkStart = index * size
                     let lo = Int(max(start, chunkStart) - chunkStart)
                     let hi = Int(min(end, chunkStart + size - 1) - chunkStart)
                     guard payload.count > hi else { return false }
-                    if trustedMask & (1 << UInt64(index - first)) == 0 {
-                        let stored = UInt32(value[0]) | UInt32(value[1]) << 8 | UInt32(value[2]) << 16 | UInt32(value[3]) << 24
+                    if trustedMask & (1 << UInt64(i)) == 0 {
+                        let stored = base.loadUnaligned(as: UInt32.self).littleEndian
                         guard Self.crc(payload) == stored else {
                             corrupt = UInt32(index)
                             return false
                         }
                     }
-                    body(UnsafeRawBufferPointer(rebasing: payload[lo...hi]))
+                    body(UnsafeRawBufferPointer(start: payload.baseAddress! + lo, count: hi - lo + 1))
+                    i += 1
                 }
                 return true
             }
@@ -215,8 +222,11 @@ public final class ChunkStore: Sendable {
         }
         guard complete else { return false }
         recency.withLock { r in
-            for index in first...last {
-                r.touch(ChunkID(rendition: rendition, generation: generation, index: UInt32(index)), verified: trustedMask & (1 << UInt64(index - first)) == 0)
+            var i = 0
+            while i < count {
+                let id = ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i))
+                r.touch(id, verified: trustedMask & (1 << UInt64(i)) == 0)
+                i += 1
             }
         }
         return true

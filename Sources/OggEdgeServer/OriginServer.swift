@@ -37,8 +37,16 @@ public struct OriginServer: Sendable {
     /// Per-loop answers to cache hits, when the cache is on and the fast lane not switched off.
     let fastLane: FastLaneShared?
 
+    /// The event loops that serve connections.
+    let eventLoopGroup: MultiThreadedEventLoopGroup
+
     /// Builds the server and its sources from `configuration`.
-    public init(configuration: OriginConfiguration, logger: Logger) throws {
+    /// - Parameter eventLoopGroup: the loops serving connections (NIO's shared group unless a
+    ///   caller, such as a test measuring one loop, brings its own).
+    public init(
+        configuration: OriginConfiguration, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
+    ) throws {
+        self.eventLoopGroup = eventLoopGroup
         self.configuration = configuration
         self.logger = logger
         var shipper: RedisStreamShipper?
@@ -162,6 +170,9 @@ public struct OriginServer: Sendable {
         return String(deliveryLog[...slash]) + "playback.jsonl"
     }
 
+    /// Responses the fast lane has answered (cache hits served synchronously on an event loop).
+    public var fastLaneResponses: Int { fastLane?.answered ?? 0 }
+
     /// Returns once every response received so far has been answered and its delivery record
     /// submitted to the log (then ``DeliveryLog/flush()`` writes them).
     public func responsesLogged() async {
@@ -222,7 +233,7 @@ public struct OriginServer: Sendable {
                 reuseAddress: true,
                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
             ),
-            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            eventLoopGroup: eventLoopGroup,
             logger: logger,
             responder: { request, writer, channel in
                 await handler.handle(request, writer: writer, channel: channel)

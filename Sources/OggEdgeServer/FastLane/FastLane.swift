@@ -20,6 +20,12 @@ final class FastLaneShared: Sendable {
     let inFlight: InFlightResponses
     let ids: RequestIDGenerator
     private let lanes = Mutex<[ObjectIdentifier: NIOLoopBound<FastLane>]>([:])
+    private let answeredCount = Atomic<Int>(0)
+
+    /// Responses answered by the fast lane so far (all loops).
+    var answered: Int { answeredCount.load(ordering: .relaxed) }
+
+    func countAnswer() { answeredCount.wrappingAdd(1, ordering: .relaxed) }
 
     init(
         verifier: URLVerifier, directory: RenditionDirectory, store: ChunkStore, rangePolicy: RangePolicy, bodyLimit: Int,
@@ -63,7 +69,9 @@ final class FastLane {
     private var tokens: TokenMemo
     private var date = DateLine()
     var logScratch: [UInt8] = []
-    private let allocator = ByteBufferAllocator()
+    /// The response buffer, reused when the socket has released the previous answer (else
+    /// `clear` gives it fresh storage and the old one goes with the write).
+    private var out = ByteBufferAllocator().buffer(capacity: 72 * 1024)
 
     init(shared: FastLaneShared) {
         self.shared = shared
@@ -72,9 +80,8 @@ final class FastLane {
         handles.reserveCapacity(1024)
     }
 
-    /// A fast answer: the whole response (head and body) in one buffer, and what its log needs.
+    /// What the log needs of a fast answer (the bytes themselves are returned beside it).
     struct Answer {
-        var bytes: ByteBuffer
         var handle: RenditionHandle
         var status: Int
         var uid: String?
@@ -88,9 +95,12 @@ final class FastLane {
         var startsPlayback: Bool
     }
 
-    /// The answer to `head` (already screened by ``FastLaneHandler/isCandidate(_:)``), or nil
-    /// to let the general path answer it.
-    func answer(_ head: HTTPRequestHead, request: FastRequest, clientIP: String, nowSeconds: Int64, nowNanos: UInt64) -> Answer? {
+    /// The answer to `head` (already screened by ``FastLaneHandler/isCandidate(_:)``): the whole
+    /// response, head and body, in one buffer, and what its log needs; nil to let the general
+    /// path answer it.
+    func answer(
+        _ head: HTTPRequestHead, request: FastRequest, clientIP: String, nowSeconds: Int64, nowNanos: UInt64
+    ) -> (bytes: ByteBuffer, answer: Answer)? {
         let target = head.uri
         let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
         let path = target[..<pathEnd]
@@ -136,7 +146,7 @@ final class FastLane {
 
         let dateLine = date.line(at: nowSeconds)
         let sendsBody = !isHead && status != 304
-        var out = allocator.buffer(capacity: 320 + handle.commonLines.count + (sendsBody ? Int(bodyLength) : 0))
+        out.clear(minimumCapacity: 320 + handle.commonLines.count + (sendsBody ? Int(bodyLength) : 0))
         out.writeBytes(status == 200 ? ResponseBytes.status200 : status == 206 ? ResponseBytes.status206 : ResponseBytes.status304)
         out.writeBytes(dateLine)
         out.writeBytes(ResponseBytes.server)
@@ -167,12 +177,12 @@ final class FastLane {
         }
         var startsPlayback = false
         if sendsBody, let body, let offset = meta.playbackOffset, body.start == 0, body.end + 1 >= offset { startsPlayback = true }
-        return Answer(
-            bytes: out, handle: handle, status: status, uid: grant.uid, rangeHeader: request.range,
+        return (out, Answer(
+            handle: handle, status: status, uid: grant.uid, rangeHeader: request.range,
             rangeStart: body?.start, rangeEnd: body?.end,
             contentLength: status == 304 ? nil : bodyLength, bodyBytes: sendsBody ? bodyLength : 0,
             startsPlayback: startsPlayback
-        )
+        ))
     }
 
     /// The handle for `path` if its rendition is complete, known and fresh in the directory;

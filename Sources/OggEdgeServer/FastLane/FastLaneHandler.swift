@@ -65,11 +65,11 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             held = nil
-            if context.channel.isWritable, let answer = lane.answer(
+            if context.channel.isWritable, let (bytes, answer) = lane.answer(
                 candidate.head, request: candidate.request, clientIP: clientIP,
                 nowSeconds: candidate.wallMs / 1000, nowNanos: candidate.arrival
             ) {
-                send(answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
+                send(bytes, answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
             } else {
                 pendingGeneral += 1
                 context.fireChannelRead(wrapInboundOut(.head(candidate.head)))
@@ -98,11 +98,12 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(wrapInboundOut(.head(candidate.head)))
     }
 
-    private func send(_ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64, method: HTTPMethod, context: ChannelHandlerContext) {
+    private func send(_ bytes: ByteBuffer, _ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64, method: HTTPMethod, context: ChannelHandlerContext) {
         let shared = lane.shared
         shared.inFlight.enter()
+        shared.countAnswer()
         let written = context.eventLoop.makePromise(of: Void.self)
-        socket.write(answer.bytes, promise: written)
+        socket.write(bytes, promise: written)
         let firstByte = MonotonicClock.nanos()
         needsFlush = true
         guardHandler.responseEnded()
