@@ -98,37 +98,55 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(wrapInboundOut(.head(candidate.head)))
     }
 
+    /// A fast answer written and not yet known to have reached the socket.
+    private struct Unconfirmed {
+        var answer: FastLane.Answer
+        var arrival: UInt64
+        var wallMs: Int64
+        var firstByte: UInt64
+        var isHead: Bool
+    }
+
+    /// Answers in write order; a channel completes its writes in order, so each completion
+    /// confirms the oldest one (the completion closure captures only the handler).
+    private var unconfirmed: CircularBuffer<Unconfirmed> = CircularBuffer(initialCapacity: 8)
+
     private func send(_ bytes: ByteBuffer, _ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64, method: HTTPMethod, context: ChannelHandlerContext) {
         let shared = lane.shared
         shared.inFlight.enter()
         shared.countAnswer()
         let written = context.eventLoop.makePromise(of: Void.self)
         socket.write(bytes, promise: written)
-        let firstByte = MonotonicClock.nanos()
+        unconfirmed.append(Unconfirmed(answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: method == .HEAD))
         needsFlush = true
         guardHandler.responseEnded()
-        let lane = self.lane
-        let clientIP = self.clientIP
-        written.futureResult.assumeIsolated().whenComplete { result in
-            let end = MonotonicClock.nanos()
-            var ok = true
-            if case .failure = result { ok = false }
-            let record = DeliveryRecord(
-                timestampMs: wallMs, requestId: shared.ids.id(for: shared.ids.next()), clientIP: clientIP,
-                method: method == .HEAD ? "HEAD" : "GET", path: answer.handle.path,
-                track: answer.handle.track.trackId, kbps: answer.handle.track.kbps, uid: answer.uid, status: answer.status,
-                range: answer.rangeHeader, rangeStart: answer.rangeStart, rangeEnd: answer.rangeEnd, contentLength: answer.contentLength,
-                bytesSent: ok ? answer.bodyBytes : 0,
-                ttfbMicros: answer.bodyBytes > 0 ? Int64((firstByte &- arrival) / 1000) : nil,
-                playbackStartMicros: answer.startsPlayback ? Int64((firstByte &- arrival) / 1000) : nil,
-                durationMicros: Int64((end &- arrival) / 1000),
-                cache: ok ? .hit : .error, auth: "ok", aborted: !ok
-            )
-            shared.counters.count(record.cache ?? .hit)
-            shared.metrics.record(record)
-            shared.log.submit(record, scratch: &lane.logScratch)
-            shared.inFlight.leave()
+        written.futureResult.assumeIsolated().whenComplete { [self] result in
+            if case .failure = result { confirm(ok: false) } else { confirm(ok: true) }
         }
+    }
+
+    /// Logs the oldest unconfirmed answer: `bytes_sent` is its body when the socket took the
+    /// write, 0 (and `aborted`) when the connection failed first.
+    private func confirm(ok: Bool) {
+        guard let sent = unconfirmed.popFirst() else { return }
+        let shared = lane.shared
+        let answer = sent.answer
+        let end = MonotonicClock.nanos()
+        let record = DeliveryRecord(
+            timestampMs: sent.wallMs, requestId: shared.ids.id(for: shared.ids.next()), clientIP: clientIP,
+            method: sent.isHead ? "HEAD" : "GET", path: answer.handle.path,
+            track: answer.handle.track.trackId, kbps: answer.handle.track.kbps, uid: answer.uid, status: answer.status,
+            range: answer.rangeHeader, rangeStart: answer.rangeStart, rangeEnd: answer.rangeEnd, contentLength: answer.contentLength,
+            bytesSent: ok ? answer.bodyBytes : 0,
+            ttfbMicros: answer.bodyBytes > 0 ? Int64((sent.firstByte &- sent.arrival) / 1000) : nil,
+            playbackStartMicros: answer.startsPlayback ? Int64((sent.firstByte &- sent.arrival) / 1000) : nil,
+            durationMicros: Int64((end &- sent.arrival) / 1000),
+            cache: ok ? .hit : .error, auth: "ok", aborted: !ok
+        )
+        shared.counters.count(ok ? .hit : .error)
+        shared.metrics.record(record)
+        shared.log.submit(record, scratch: &lane.logScratch)
+        shared.inFlight.leave()
     }
 
     /// The headers the fast lane reads if `head` may be answered here: HTTP/1.1, `GET` or
