@@ -59,6 +59,10 @@ public final class ChunkStore: Sendable {
     /// requests never create two generations of one rendition.
     let pendingMeta = Mutex<[String: RenditionMeta]>([:])
     let counters = Mutex(CacheStats())
+    /// The LMDB data file (for `sendfile` of pinned ranges).
+    public let dataFilePath: String
+    /// Read transactions currently pinning ranges for the socket.
+    let pinned = Atomic<Int>(0)
 
     /// Opens or creates the cache in `directory`.
     /// - Parameters:
@@ -66,6 +70,7 @@ public final class ChunkStore: Sendable {
     ///   - maxBytes: the bound on disk (the LMDB map size); at least 1 MiB.
     public init(directory: String, maxBytes: Int, chunkSize: Int = ChunkStore.defaultChunkSize) throws {
         try Self.makeDirectory(directory)
+        self.dataFilePath = directory + "/data.mdb"
         let bound = max(1 << 20, maxBytes) / 4096 * 4096
         let env = try LMDBEnvironment(directory: directory, mapSize: bound)
         self.env = env

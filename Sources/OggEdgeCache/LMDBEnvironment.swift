@@ -98,7 +98,7 @@ final class LMDBEnvironment: @unchecked Sendable {
     }
 
     /// A parked read transaction renewed (a fresh snapshot), else a new one.
-    private func beginRead() throws(LMDBError) -> OpaquePointer {
+    func beginRead() throws(LMDBError) -> OpaquePointer {
         if let reused = parked.withLock({ $0.popLast() })?.txn {
             if mdb_txn_renew(reused) == 0 { return reused }
             mdb_txn_abort(reused)
@@ -111,7 +111,7 @@ final class LMDBEnvironment: @unchecked Sendable {
 
     /// Ends a read transaction: its snapshot is released at once (`mdb_txn_reset`); the handle
     /// is parked for the next reader.
-    private func endRead(_ txn: OpaquePointer) {
+    func endRead(_ txn: OpaquePointer) {
         mdb_txn_reset(txn)
         let kept = parked.withLock { list -> Bool in
             guard list.count < Self.parkedLimit else { return false }
@@ -135,6 +135,13 @@ final class LMDBEnvironment: @unchecked Sendable {
         }
         try LMDBError.check(mdb_txn_commit(txn), "commit")
         return result
+    }
+
+    /// Where the data file is mapped: a value's offset in `data.mdb` is its address minus this.
+    var mapAddress: UnsafeMutableRawPointer? {
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        return info.me_mapaddr
     }
 
     /// Bytes held by live pages of both databases (what eviction keeps under the bound).

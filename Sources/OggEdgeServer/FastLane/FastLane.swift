@@ -19,6 +19,10 @@ final class FastLaneShared: Sendable {
     let counters: DeliveryCounters
     let inFlight: InFlightResponses
     let ids: RequestIDGenerator
+    /// `data.mdb` opened for `sendfile` (nil if it cannot be opened: bodies are then copied).
+    let dataFile: DataFile?
+    /// Bodies at least this long are sent from the data file with `sendfile` (no copy).
+    let sendfileThreshold: Int
     private let lanes = Mutex<[ObjectIdentifier: NIOLoopBound<FastLane>]>([:])
     private let answeredCount = Atomic<Int>(0)
 
@@ -41,6 +45,8 @@ final class FastLaneShared: Sendable {
         self.counters = counters
         self.inFlight = inFlight
         self.ids = ids
+        self.dataFile = DataFile(path: store.dataFilePath)
+        self.sendfileThreshold = 32 * 1024
     }
 
     /// The lane of `eventLoop` (made on first use; one per loop, used only on that loop).
@@ -95,12 +101,12 @@ final class FastLane {
         var startsPlayback: Bool
     }
 
-    /// The answer to `head` (already screened by ``FastLaneHandler/isCandidate(_:)``): the whole
-    /// response, head and body, in one buffer, and what its log needs; nil to let the general
-    /// path answer it.
+    /// The answer to `head` (already screened by ``FastLaneHandler/isCandidate(_:)``): the
+    /// response head (with the body copied in, or the body's bytes pinned in the data file for
+    /// `sendfile`), and what its log needs; nil to let the general path answer it.
     func answer(
         _ head: HTTPRequestHead, request: FastRequest, clientIP: String, nowSeconds: Int64, nowNanos: UInt64
-    ) -> (bytes: ByteBuffer, answer: Answer)? {
+    ) -> (bytes: ByteBuffer, pinned: PinnedRange?, answer: Answer)? {
         let target = head.uri
         let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
         let path = target[..<pathEnd]
@@ -142,11 +148,18 @@ final class FastLane {
             return nil  // multipart, 412, 416: the general path words those
         }
         let bodyLength = body?.length ?? 0
-        guard bodyLength <= Int64(shared.bodyLimit) else { return nil }
+        let sendsBody = !isHead && status != 304
+        var pinned: PinnedRange?
+        if sendsBody, let body, bodyLength >= Int64(shared.sendfileThreshold), shared.dataFile != nil {
+            pinned = shared.store.pin(
+                rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: body.start, end: body.end
+            )
+        }
+        guard pinned != nil || !sendsBody || bodyLength <= Int64(shared.bodyLimit) else { return nil }
 
         let dateLine = date.line(at: nowSeconds)
-        let sendsBody = !isHead && status != 304
-        out.clear(minimumCapacity: 320 + handle.commonLines.count + (sendsBody ? Int(bodyLength) : 0))
+        let copiesBody = sendsBody && pinned == nil
+        out.clear(minimumCapacity: 320 + handle.commonLines.count + (copiesBody ? Int(bodyLength) : 0))
         out.writeBytes(status == 200 ? ResponseBytes.status200 : status == 206 ? ResponseBytes.status206 : ResponseBytes.status304)
         out.writeBytes(dateLine)
         out.writeBytes(ResponseBytes.server)
@@ -167,7 +180,7 @@ final class FastLane {
         }
         out.writeBytes(handle.commonLines)
         out.writeBytes(ResponseBytes.crlf)
-        if sendsBody, let body {
+        if copiesBody, let body {
             let complete = shared.store.withRange(
                 rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: body.start, end: body.end
             ) { piece in
@@ -177,7 +190,7 @@ final class FastLane {
         }
         var startsPlayback = false
         if sendsBody, let body, let offset = meta.playbackOffset, body.start == 0, body.end + 1 >= offset { startsPlayback = true }
-        return (out, Answer(
+        return (out, pinned, Answer(
             handle: handle, status: status, uid: grant.uid, rangeHeader: request.range,
             rangeStart: body?.start, rangeEnd: body?.end,
             contentLength: status == 304 ? nil : bodyLength, bodyBytes: sendsBody ? bodyLength : 0,

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import OggEdgeCache
 import OggEdgeCore
 import OggEdgeDelivery
 
@@ -65,11 +66,15 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             held = nil
-            if context.channel.isWritable, let (bytes, answer) = lane.answer(
+            if context.channel.isWritable, let (bytes, pinned, answer) = lane.answer(
                 candidate.head, request: candidate.request, clientIP: clientIP,
                 nowSeconds: candidate.wallMs / 1000, nowNanos: candidate.arrival
             ) {
-                send(bytes, answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
+                if let pinned {
+                    sendPinned(bytes, pinned, answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
+                } else {
+                    send(bytes, answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
+                }
             } else {
                 pendingGeneral += 1
                 context.fireChannelRead(wrapInboundOut(.head(candidate.head)))
@@ -99,7 +104,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// A fast answer written and not yet known to have reached the socket.
-    private struct Unconfirmed {
+    struct Unconfirmed {
         var answer: FastLane.Answer
         var arrival: UInt64
         var wallMs: Int64
@@ -116,7 +121,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         shared.inFlight.enter()
         shared.countAnswer()
         let written = context.eventLoop.makePromise(of: Void.self)
-        socket.write(bytes, promise: written)
+        socket.write(.byteBuffer(bytes), promise: written)
         unconfirmed.append(Unconfirmed(answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: method == .HEAD))
         needsFlush = true
         guardHandler.responseEnded()
@@ -125,10 +130,55 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Sends a head and a body pinned in the data file: one `sendfile` per run of the body,
+    /// each counted when the socket took it; the pin is released and the answer logged when the
+    /// last run was taken or the connection failed.
+    private func sendPinned(
+        _ head: ByteBuffer, _ pinned: PinnedRange, _ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64,
+        method: HTTPMethod, context: ChannelHandlerContext
+    ) {
+        let shared = lane.shared
+        let progress = PinnedProgress(pinned: pinned, store: shared.store, dataFile: shared.dataFile)
+        guard let dataFile = shared.dataFile else { return }  // never pinned without one
+        shared.inFlight.enter()
+        shared.countAnswer()
+        progress.sent = Unconfirmed(answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: method == .HEAD)
+        socket.write(.byteBuffer(head), promise: nil)
+        for (i, segment) in pinned.segments.enumerated() {
+            let region = FileRegion(fileHandle: dataFile.handle, readerIndex: Int(segment.offset), endIndex: Int(segment.offset) + segment.count)
+            let written = context.eventLoop.makePromise(of: Void.self)
+            socket.write(.fileRegion(region), promise: written)
+            let count = segment.count
+            let isLast = i == pinned.segments.count - 1
+            written.futureResult.assumeIsolated().whenComplete { [self] result in
+                switch result {
+                case .success:
+                    progress.bytes += Int64(count)
+                    if isLast { finish(progress, ok: true) }
+                case .failure:
+                    finish(progress, ok: false)
+                }
+            }
+        }
+        needsFlush = true
+        guardHandler.responseEnded()
+    }
+
+    private func finish(_ progress: PinnedProgress, ok: Bool) {
+        guard !progress.done, let sent = progress.sent else { return }
+        progress.done = true
+        progress.release()
+        log(sent, ok: ok, bytesSent: progress.bytes)
+    }
+
     /// Logs the oldest unconfirmed answer: `bytes_sent` is its body when the socket took the
     /// write, 0 (and `aborted`) when the connection failed first.
     private func confirm(ok: Bool) {
         guard let sent = unconfirmed.popFirst() else { return }
+        log(sent, ok: ok, bytesSent: ok ? sent.answer.bodyBytes : 0)
+    }
+
+    private func log(_ sent: Unconfirmed, ok: Bool, bytesSent: Int64) {
         let shared = lane.shared
         let answer = sent.answer
         let end = MonotonicClock.nanos()
@@ -137,7 +187,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             method: sent.isHead ? "HEAD" : "GET", path: answer.handle.path,
             track: answer.handle.track.trackId, kbps: answer.handle.track.kbps, uid: answer.uid, status: answer.status,
             range: answer.rangeHeader, rangeStart: answer.rangeStart, rangeEnd: answer.rangeEnd, contentLength: answer.contentLength,
-            bytesSent: ok ? answer.bodyBytes : 0,
+            bytesSent: bytesSent,
             ttfbMicros: answer.bodyBytes > 0 ? Int64((sent.firstByte &- sent.arrival) / 1000) : nil,
             playbackStartMicros: answer.startsPlayback ? Int64((sent.firstByte &- sent.arrival) / 1000) : nil,
             durationMicros: Int64((end &- sent.arrival) / 1000),
@@ -194,22 +244,48 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private static let tracksPrefix = "/tracks/".utf8
 }
 
+/// One pinned response in flight: bytes the socket took so far, and the pin to release once.
+final class PinnedProgress {
+    let pinned: PinnedRange
+    let store: ChunkStore
+    /// Keeps the data file open while its regions may still be written.
+    let dataFile: DataFile?
+    var bytes: Int64 = 0
+    var done = false
+    var sent: FastLaneHandler.Unconfirmed?
+    private var released = false
+
+    init(pinned: PinnedRange, store: ChunkStore, dataFile: DataFile?) {
+        self.pinned = pinned
+        self.store = store
+        self.dataFile = dataFile
+    }
+
+    func release() {
+        guard !released else { return }
+        released = true
+        store.unpin(pinned)
+    }
+
+    deinit { release() }
+}
+
 /// Holds the pipeline's front context so the fast lane can write finished HTTP/1 bytes past the
 /// response encoder, straight to the socket.
 final class FastLaneSocketWriter: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
     private var context: ChannelHandlerContext?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-    func write(_ bytes: ByteBuffer, promise: EventLoopPromise<Void>?) {
+    func write(_ data: IOData, promise: EventLoopPromise<Void>?) {
         guard let context else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        context.write(wrapOutboundOut(bytes), promise: promise)
+        context.write(wrapOutboundOut(data), promise: promise)
     }
 
     func flush() { context?.flush() }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import OggEdgeCache
 import OggEdgeCore
@@ -83,5 +86,21 @@ struct DateLine {
             bytes = Array(("Date: " + HTTPDate.format(now) + "\r\n").utf8)
         }
         return bytes
+    }
+}
+
+/// `data.mdb` opened read-only for `sendfile`, shared by every fast-lane response of a server.
+/// Closed when the last response using it is gone (each in-flight response holds it).
+final class DataFile: Sendable {
+    let handle: NIOFileHandle
+
+    init?(path: String) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+    }
+
+    deinit {
+        if let fd = try? handle.takeDescriptorOwnership() { close(fd) }
     }
 }
