@@ -1,5 +1,8 @@
 import CAllocationCounter
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOHTTP1
 import OggEdgeCache
@@ -151,6 +154,48 @@ import Testing
             #expect(server.server.fastLaneResponses == answered)
             let records = try await server.deliveryRecords()
             #expect(records.last?["cache"] as? String != "HIT")
+        }
+    }
+
+    @Test func largeBodiesGoOutByteExactFromTheDataFile() async throws {
+        try await TestServer.with(configure: { $0.revalidateMilliseconds = 3_600_000 }) { server in
+            let path = "/tracks/demo_320kbps.ogg"
+            let target = server.sign(path)
+            try await Self.warm(server, target)
+            let file = TestMedia.bytes("demo_320kbps.ogg")
+            let before = server.server.fastLaneResponses
+            let whole = try await server.fetch(target)
+            #expect(whole.status == 200 && whole.body == file)
+            let end = min(file.count - 1, 300_000)
+            let range = try await server.fetch(target, headers: [("Range", "bytes=40000-\(end)")])
+            #expect(range.status == 206 && range.body == Array(file[40000...end]))
+            #expect(server.server.fastLaneResponses - before == 2)
+            let records = try await server.deliveryRecords().suffix(2)
+            #expect(records.map { $0["bytes_sent"] as? Int } == [file.count, end - 40000 + 1])
+            #expect(records.allSatisfy { $0["cache"] as? String == "HIT" })
+        }
+    }
+
+    @Test func aPurgeWhileAPinnedBodyIsOnItsWayKeepsItsBytes() async throws {
+        try await TestServer.with(configure: { $0.revalidateMilliseconds = 3_600_000 }) { server in
+            let path = "/tracks/demo_320kbps.ogg"
+            let target = server.sign(path)
+            try await Self.warm(server, target)
+            let file = TestMedia.bytes("demo_320kbps.ogg")
+            let port = server.port
+            // A client with a small window: the body waits in the socket while the purge runs.
+            let fd = RawHTTP.connectLoopback(port: port, receiveBuffer: 4096)
+            try #require(fd >= 0)
+            defer { close(fd) }
+            let request = Array("GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let purge = try await server.fetch("/admin/cache/demo_320kbps", method: .DELETE, headers: [("Authorization", "Bearer test-admin-token")])
+            #expect(purge.status == 200 || purge.status == 204)
+            // Other renditions keep filling the cache meanwhile.
+            #expect(try await server.fetch(server.sign("/tracks/demo_96kbps.ogg")).status == 200)
+            let response = await RawHTTP.readAll(fd: fd, timeout: 20, readLimit: file.count + 4096)
+            let head = try #require(RawHTTP.headEnd(response.response))
+            #expect(Array(response.response[(head + 4)...]) == file)
         }
     }
 
