@@ -30,7 +30,8 @@ extension ChunkStore {
     /// Pins bytes `start...end` of one rendition version (see ``PinnedRange``); nil when a chunk
     /// is missing, short or corrupt, or too many ranges are pinned already.
     public func pin(rendition: String, generation: UInt32, chunkSize: Int, start: Int64, end: Int64) -> PinnedRange? {
-        guard start >= 0, end >= start, chunkSize > 0, let base = env.mapAddress else { return nil }
+        guard start >= 0, end >= start, chunkSize > 0 else { return nil }
+        let pageSize = env.pageSize
         let size = Int64(chunkSize)
         let first = start / size
         let last = end / size
@@ -70,7 +71,13 @@ extension ChunkStore {
                         return false
                     }
                 }
-                let offset = Int64(value - base) + 4 + Int64(lo)
+                // The map is page-aligned and LMDB pages are OS pages: the value's page starts at the
+                // address rounded down, and every page header begins with its own page number.
+                let address = UInt(bitPattern: value)
+                let pageStart = address - address % UInt(pageSize)
+                guard let page = UnsafeRawPointer(bitPattern: pageStart) else { return false }
+                let pageNumber = page.loadUnaligned(as: UInt64.self)
+                let offset = Int64(pageNumber) * Int64(pageSize) + Int64(address - pageStart) + 4 + Int64(lo)
                 let length = hi - lo + 1
                 if let previous = segments.last, previous.offset + Int64(previous.count) == offset {
                     segments[segments.count - 1] = .init(offset: previous.offset, count: previous.count + length)

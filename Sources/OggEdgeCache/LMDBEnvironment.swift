@@ -137,13 +137,6 @@ final class LMDBEnvironment: @unchecked Sendable {
         return result
     }
 
-    /// Where the data file is mapped: a value's offset in `data.mdb` is its address minus this.
-    var mapAddress: UnsafeMutableRawPointer? {
-        var info = MDB_envinfo()
-        mdb_env_info(env, &info)
-        return info.me_mapaddr
-    }
-
     /// Bytes held by live pages of both databases (what eviction keeps under the bound).
     func liveBytes() -> Int {
         (try? read { txn in
