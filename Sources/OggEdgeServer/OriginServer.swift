@@ -1,3 +1,4 @@
+import Foundation
 import UnixSignals
 import Hummingbird
 import HummingbirdCore
@@ -104,12 +105,14 @@ public struct OriginServer: Sendable {
         let ids = RequestIDGenerator()
         let limits = configuration.limits
         let inFlight = InFlightResponses()
+        let unlogged = UnloggedResponses()
         let rangePolicy = RangePolicy(maxRanges: limits.maxRanges)
         if configuration.fastLane, let store {
             self.fastLane = FastLaneShared(
                 verifier: verifier, directory: directory, store: store, rangePolicy: rangePolicy,
                 bodyLimit: limits.singleWriteLimit, log: log, metrics: OriginMetrics.shared, counters: counters,
-                inFlight: inFlight, ids: ids
+                inFlight: inFlight, ids: ids, unlogged: unlogged,
+                sendfileThreshold: ProcessInfo.processInfo.environment["OGGEDGE_EXPERIMENTAL_SENDFILE"] == "1" ? 32 * 1024 : nil
             )
         } else {
             self.fastLane = nil
@@ -159,7 +162,8 @@ public struct OriginServer: Sendable {
             inFlight: inFlight,
             ids: ids,
             dates: DateHeaderCache(),
-            limits: limits
+            limits: limits,
+            unlogged: unlogged
         )
     }
 

@@ -157,7 +157,7 @@ import Testing
         }
     }
 
-    @Test func largeBodiesGoOutByteExactFromTheDataFile() async throws {
+    @Test func largeBodiesGoOutByteExact() async throws {
         try await TestServer.with(configure: { $0.revalidateMilliseconds = 3_600_000 }) { server in
             let path = "/tracks/demo_320kbps.ogg"
             let target = server.sign(path)
@@ -169,14 +169,16 @@ import Testing
             let end = min(file.count - 1, 300_000)
             let range = try await server.fetch(target, headers: [("Range", "bytes=40000-\(end)")])
             #expect(range.status == 206 && range.body == Array(file[40000...end]))
-            #expect(server.server.fastLaneResponses - before == 2)
+            // Bodies up to one write (256 KiB) take the fast lane, bigger ones stream the general way.
+            let expectedFast = (file.count <= 256 * 1024 ? 1 : 0) + (end - 40000 + 1 <= 256 * 1024 ? 1 : 0)
+            #expect(server.server.fastLaneResponses - before == expectedFast)
             let records = try await server.deliveryRecords().suffix(2)
             #expect(records.map { $0["bytes_sent"] as? Int } == [file.count, end - 40000 + 1])
             #expect(records.allSatisfy { $0["cache"] as? String == "HIT" })
         }
     }
 
-    @Test func aPurgeWhileAPinnedBodyIsOnItsWayKeepsItsBytes() async throws {
+    @Test func aPurgeWhileABodyIsOnItsWayKeepsItsBytes() async throws {
         try await TestServer.with(configure: { $0.revalidateMilliseconds = 3_600_000 }) { server in
             let path = "/tracks/demo_320kbps.ogg"
             let target = server.sign(path)
@@ -195,7 +197,10 @@ import Testing
             #expect(try await server.fetch(server.sign("/tracks/demo_96kbps.ogg")).status == 200)
             let response = await RawHTTP.readAll(fd: fd, timeout: 20, readLimit: file.count + 4096)
             let head = try #require(RawHTTP.headEnd(response.response))
-            #expect(Array(response.response[(head + 4)...]) == file)
+            let body = Array(response.response[(head + 4)...])
+            let firstDifference = (0..<min(body.count, file.count)).first { body[$0] != file[$0] }
+            #expect(body.count == file.count && firstDifference == nil, "\(body.count) of \(file.count) bytes, first difference at \(firstDifference.map(String.init) ?? "none")")
+
         }
     }
 

@@ -19,10 +19,12 @@ final class FastLaneShared: Sendable {
     let counters: DeliveryCounters
     let inFlight: InFlightResponses
     let ids: RequestIDGenerator
+    let unlogged: UnloggedResponses
     /// `data.mdb` opened for `sendfile` (nil if it cannot be opened: bodies are then copied).
     let dataFile: DataFile?
-    /// Bodies at least this long are sent from the data file with `sendfile` (no copy).
-    let sendfileThreshold: Int
+    /// Bodies at least this long are sent from the data file with `sendfile` (no copy); nil:
+    /// never (the default). Experimental (see the comment in `init`).
+    let sendfileThreshold: Int?
     private let lanes = Mutex<[ObjectIdentifier: NIOLoopBound<FastLane>]>([:])
     private let answeredCount = Atomic<Int>(0)
 
@@ -33,7 +35,8 @@ final class FastLaneShared: Sendable {
 
     init(
         verifier: URLVerifier, directory: RenditionDirectory, store: ChunkStore, rangePolicy: RangePolicy, bodyLimit: Int,
-        log: DeliveryLog, metrics: OriginMetrics, counters: DeliveryCounters, inFlight: InFlightResponses, ids: RequestIDGenerator
+        log: DeliveryLog, metrics: OriginMetrics, counters: DeliveryCounters, inFlight: InFlightResponses, ids: RequestIDGenerator,
+        unlogged: UnloggedResponses, sendfileThreshold: Int? = nil
     ) {
         self.verifier = verifier
         self.directory = directory
@@ -45,8 +48,14 @@ final class FastLaneShared: Sendable {
         self.counters = counters
         self.inFlight = inFlight
         self.ids = ids
-        self.dataFile = DataFile(path: store.dataFilePath)
-        self.sendfileThreshold = 32 * 1024
+        self.unlogged = unlogged
+        // `sendfile` from `data.mdb` is off unless asked for: the pin is released when the last
+        // byte is in the socket's send queue, but on loopback (and with zero-copy sends) that
+        // queue holds references to the page-cache pages, not copies; once unpinned, LMDB may
+        // reuse a page and the client reads the new bytes. Safe only once the pin outlives the
+        // send queue (docs/BYTE-PATH.md).
+        self.sendfileThreshold = sendfileThreshold
+        self.dataFile = sendfileThreshold == nil ? nil : DataFile(path: store.dataFilePath)
     }
 
     /// The lane of `eventLoop` (made on first use; one per loop, used only on that loop).
@@ -110,7 +119,7 @@ final class FastLane {
         let target = head.uri
         let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
         let path = target[..<pathEnd]
-        guard let handle = currentHandle(path, now: nowNanos) else { return nil }
+        guard let handle = currentHandle(path, now: nowNanos), !shared.unlogged.isPending(handle.key) else { return nil }
 
         let grant: Grant
         if let known = tokens.grant(for: target, clientIP: clientIP, now: nowSeconds) {
@@ -150,7 +159,7 @@ final class FastLane {
         let bodyLength = body?.length ?? 0
         let sendsBody = !isHead && status != 304
         var pinned: PinnedRange?
-        if sendsBody, let body, bodyLength >= Int64(shared.sendfileThreshold), shared.dataFile != nil {
+        if sendsBody, let body, let threshold = shared.sendfileThreshold, bodyLength >= Int64(threshold), shared.dataFile != nil {
             pinned = shared.store.pin(
                 rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: body.start, end: body.end
             )

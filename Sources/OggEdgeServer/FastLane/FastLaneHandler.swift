@@ -110,6 +110,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var wallMs: Int64
         var firstByte: UInt64
         var isHead: Bool
+        /// Request sequence (the `req_id`), taken when the answer was made, like the general path's.
+        var sequence: UInt64
     }
 
     /// Answers in write order; a channel completes its writes in order, so each completion
@@ -122,7 +124,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         shared.countAnswer()
         let written = context.eventLoop.makePromise(of: Void.self)
         socket.write(.byteBuffer(bytes), promise: written)
-        unconfirmed.append(Unconfirmed(answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: method == .HEAD))
+        unconfirmed.append(Unconfirmed(
+            answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: method == .HEAD,
+            sequence: shared.ids.next()
+        ))
         needsFlush = true
         guardHandler.responseEnded()
         written.futureResult.assumeIsolated().whenComplete { [self] result in
@@ -142,7 +147,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let dataFile = shared.dataFile else { return }  // never pinned without one
         shared.inFlight.enter()
         shared.countAnswer()
-        progress.sent = Unconfirmed(answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: method == .HEAD)
+        progress.sent = Unconfirmed(
+            answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: method == .HEAD,
+            sequence: shared.ids.next()
+        )
         socket.write(.byteBuffer(head), promise: nil)
         for (i, segment) in pinned.segments.enumerated() {
             let region = FileRegion(fileHandle: dataFile.handle, readerIndex: Int(segment.offset), endIndex: Int(segment.offset) + segment.count)
@@ -183,7 +191,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let answer = sent.answer
         let end = MonotonicClock.nanos()
         let record = DeliveryRecord(
-            timestampMs: sent.wallMs, requestId: shared.ids.id(for: shared.ids.next()), clientIP: clientIP,
+            timestampMs: sent.wallMs, requestId: shared.ids.id(for: sent.sequence), clientIP: clientIP,
             method: sent.isHead ? "HEAD" : "GET", path: answer.handle.path,
             track: answer.handle.track.trackId, kbps: answer.handle.track.kbps, uid: answer.uid, status: answer.status,
             range: answer.rangeHeader, rangeStart: answer.rangeStart, rangeEnd: answer.rangeEnd, contentLength: answer.contentLength,
