@@ -153,9 +153,11 @@ struct JSONLineWriter {
     }
 
     mutating func key(_ name: StaticString) {
-        raw(",\"")
+        out.append(UInt8(ascii: ","))
+        out.append(UInt8(ascii: "\""))
         raw(name)
-        raw("\":")
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: ":"))
     }
 
     mutating func field(_ name: StaticString, string: String?) {
@@ -167,7 +169,13 @@ struct JSONLineWriter {
     mutating func field(_ name: StaticString, int: Int64?) {
         key(name)
         guard let int else { return raw("null") }
-        out.append(contentsOf: String(int).utf8)
+        guard int >= 0 else { return out.append(contentsOf: String(int).utf8) }
+        var divisor: Int64 = 1
+        while int / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            out.append(UInt8(truncatingIfNeeded: int / divisor % 10) &+ 48)
+            divisor /= 10
+        }
     }
 }
 
@@ -176,6 +184,12 @@ public enum JSONString {
     /// Appends `value` as a quoted, escaped JSON string.
     public static func append(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most values (ids, paths, ranges) need no escape: copy them whole.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: value.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
