@@ -35,7 +35,7 @@ function init(args)
     for k = 1, #templates do sum = sum + 1 / (k ^ s); cdf[k] = sum end
     for k = 1, #templates do cdf[k] = cdf[k] / sum end
   end
-  math.randomseed(42 + (wrk.thread and wrk.thread.id or 0))
+  math.randomseed(42)
 end
 
 local function pick_index()

@@ -15,15 +15,17 @@
 #   full       whole-file GETs of the 160 kbps 30 s tracks
 #   player     player-like mix (first 64 KiB, end probe, sequential reads, seeks) over Zipf(1.0)
 #              popularity across a catalogue of copies larger than OggEdge's cache (eviction)
+#   rss        OggEdge's RSS over 10 minutes of the player-like mix (goal: growth < 5 %)
 #   cold       cold transcode starts at concurrency 1, 8, 32 (bench/transcode-cold.sh, both cores)
-# --quick: 4 s runs, a smaller catalogue, cold starts at 1 and 8 only (a harness check).
+# --quick: 4 s runs, a smaller catalogue, 30 s of rss, cold starts at 1 and 8 only (a harness check).
+# A full run takes about 30 minutes.
 # Writes bench/results/ttfb-<date>.md (tables, machine, commit, command) and the raw outputs
 # (wrk, oggedge-load, HdrHistogram percentile files, heaptrack summaries) in bench/results/ttfb-<date>/.
 # Needs root or sudo for apt-get only when nginx/wrk/heaptrack are missing. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command_line="bench/ttfb.sh $*"
-quick=0; scenarios="range-64k range-4k full player cold"; duration=""; heap=1; build=1
+quick=0; scenarios="range-64k range-4k full player rss cold"; duration=""; heap=1; build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -31,15 +33,15 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift ;;
     --no-heaptrack) heap=0 ;;
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 if [ "$quick" = 1 ]; then
-  duration="${duration:-4}"; warmup=1; catalogue=150; cache_small=$((16 << 20)); cold_levels="1 8"
+  duration="${duration:-4}"; warmup=1; catalogue=150; cache_small=$((16 << 20)); cold_levels="1 8"; rss_minutes=0.5
 else
-  duration="${duration:-20}"; warmup=3; catalogue=400; cache_small=$((32 << 20)); cold_levels="1 8 32"
+  duration="${duration:-20}"; warmup=3; catalogue=400; cache_small=$((32 << 20)); cold_levels="1 8 32"; rss_minutes=10
 fi
 conns=64
 base_port="${TTFB_BASE_PORT:-18480}"
@@ -195,7 +197,6 @@ run_open() {
   echo "- CPU/req: server utime+stime (/proc/PID/stat) over the wrk run ÷ requests. CPU % (open loop): server CPU over the run ÷ wall time. RSS: server VmRSS after the scenario."
   echo
 } >"$out"
-say() { echo "$@" | tee -a "$out"; }
 
 # scenario NAME SHAPE PICK CACHE_BYTES NAMES...
 scenario() {
@@ -232,6 +233,7 @@ scenario() {
     mbs[$s]=$(echo "$wrk_line" | awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]}} END {printf "%.1f", v["bytes"] / (v["duration_us"] / 1e6) / 1e6}')
   done
   local rate; rate=$(awk -v r="${rps[nginx]}" 'BEGIN { printf "%d", r * 0.8 }')
+  [ "$name" = player ] && player_rate=$rate
   for s in nginx fast general; do
     case $s in
       nginx) port=$p_nginx; tpl="$work/$name.nginx.tpl"; pids="$(nginx_pids)" ;;
@@ -295,11 +297,44 @@ heap_per_request() {
     fi
     local child; child=$(pgrep -P "$server_pid" -x oggedge || true)   # heaptrack's shell runs oggedge as its child
     kill "${child:-$server_pid}" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true
-    heaptrack_print "$work/heap-$mode-$run".* 2>/dev/null | grep -E '^(calls to allocation functions|peak heap|total runtime)' \
+    heaptrack_print "$work/heap-$mode-$run"* 2>/dev/null | grep -E '^(calls to allocation functions|peak heap|total runtime)' \
       >"$raw/range-4k-heap-$mode-$run.txt" || true
     total+=("$(awk -F': ' '/calls to allocation functions/ {split($2, a, " "); print a[1]}' "$raw/range-4k-heap-$mode-$run.txt")")
   done
   awk -v a="${total[0]:-0}" -v b="${total[1]:-0}" -v n="${n:-0}" 'BEGIN { if (n > 0 && b > 0) printf "%.0f", (b - a) / n; else print "n/a" }'
+}
+
+# rss_run: OggEdge (fast lane) under the player-like mix for $rss_minutes minutes, VmRSS every 10 s.
+rss_run() {
+  echo "== rss ==" >&2
+  templates "$work/rss.oggedge.tpl" oggedge "${cat_names[@]}"
+  start_oggedge rss "$p_fast" "$cache_small" 1
+  local pid=$server_pid rate="${player_rate:-1000}" seconds; seconds=$(awk -v m="$rss_minutes" 'BEGIN { printf "%d", m * 60 }')
+  taskset -c 1 "$load" --url "http://127.0.0.1:$p_fast" --rate "$rate" --duration "$seconds" --warmup 0 \
+    --connections "$conns" --templates "$work/rss.oggedge.tpl" --scenario player --pick zipf:1.0 \
+    --histograms "$raw/rss" --label rss >"$raw/rss.load.txt" 2>&1 &
+  local lpid=$!; started_pids+=("$lpid")
+  echo "seconds rss_mb" >"$raw/rss.txt"
+  local t=0
+  while kill -0 "$lpid" 2>/dev/null; do
+    echo "$t $(rss_mb "$pid")" >>"$raw/rss.txt"; sleep 10; t=$((t + 10))
+  done
+  wait "$lpid" || true
+  local hwm; hwm=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
+  stop_pid "$pid"
+  # Growth from the first sample after the first minute (or a sixth of the run) to the last.
+  local from=$((seconds / 6 < 60 ? seconds / 6 : 60))
+  {
+    echo "## RSS under the player-like mix"
+    echo
+    echo "OggEdge fast lane, cache bound $((cache_small >> 20)) MiB, oggedge-load at $rate req/s (Poisson, Zipf(1.0) over $catalogue tracks) for $rss_minutes min; VmRSS every 10 s in \`rss.txt\`. Goal: growth < 5 %."
+    echo
+    awk -v from="$from" -v hwm="$hwm" 'NR > 1 { if (start == "" && $1 >= from) start = $2; last = $2 }
+      END { printf "| RSS at %d s | RSS at end | growth | peak (VmHWM) |\n|---|---|---|---|\n| %s MB | %s MB | %+.1f %% | %s MB |\n", from, start, last, (last - start) / start * 100, hwm }' "$raw/rss.txt"
+    echo
+    grep -E '^  (offered|ttfb)' "$raw/rss.load.txt" | sed 's/^  /    /'
+    echo
+  } | tee -a "$out"
 }
 
 hot=(long_160kbps.ogg demo_160kbps.ogg chords_160kbps.ogg demo_320kbps.ogg chords_320kbps.ogg demo_96kbps.ogg hionly_320kbps.ogg)
@@ -315,6 +350,7 @@ for sc in $scenarios; do
     player)
       scenario_note="Player-like mix per request (25 % first 64 KiB, 10 % end probe \`bytes=-8 KiB…\`, 45 % sequential 64 KiB read near the start, 20 % seek) over Zipf(1.0) popularity of $catalogue catalogue tracks ($((catalogue_bytes >> 20)) MiB) against an OggEdge cache bound of $((cache_small >> 20)) MiB (constant eviction); nginx serves the same files from the page cache. Goal: open-loop p99 TTFB ≤ 2× nginx."
       scenario player player zipf:1.0 "$cache_small" "${cat_names[@]}" ;;
+    rss) rss_run ;;
     cold)
       echo "== cold ==" >&2
       {

@@ -15,7 +15,7 @@ final class LoadConnection: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private unowned let driver: LoadDriver
+    private let driver: LoadDriver
     private var context: ChannelHandlerContext?
     private var parser = ResponseParser()
     private(set) var current: PendingRequest?

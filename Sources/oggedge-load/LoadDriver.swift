@@ -1,3 +1,4 @@
+import Foundation
 import Histogram
 import NIOCore
 import NIOPosix
@@ -100,9 +101,9 @@ final class LoadDriver {
         ClientBootstrap(group: loop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.makeCompletedFuture(withResultOf: {
                     try channel.pipeline.syncOperations.addHandler(LoadConnection(driver: bound.value, hostHeader: hostHeader))
-                }
+                })
             }
             .connect(host: plan.host, port: plan.port)
             .assumeIsolated()
