@@ -44,7 +44,8 @@ for n in $levels; do
   [ "$bad" -eq 0 ] || { echo "non-200 answers: $bad"; head -3 "$work/client"; }
   rss=$(awk '/VmHWM/ {print $2 " kB"}' /proc/$pid/status)
   # Bitrate of every finished rendition against its label (30 s masters).
-  err=$(for f in "$work/cache/renditions"/*.ogg; do stat -c %s "$f"; done | awk -v k="$kbps" '{e=($1*8/30/1000-k)/k*100; if(NR==1||e<lo)lo=e; if(NR==1||e>hi)hi=e} END {printf "%+.1f..%+.1f%%", lo, hi}')
+  # (finished transcodes as files in cache/renditions/; none there when they live only in the chunk cache: "n/a")
+  err=$(for f in "$work/cache/renditions"/*.ogg; do if [ -f "$f" ]; then stat -c %s "$f"; fi; done | awk -v k="$kbps" '{e=($1*8/30/1000-k)/k*100; if(NR==1||e<lo)lo=e; if(NR==1||e>hi)hi=e} END {if (NR==0) print "n/a"; else printf "%+.1f..%+.1f%%", lo, hi}')
   kill $pid; wait $pid 2>/dev/null || true
   ttfb_ms=$(awk '{print $2}' "$work/client")
   audio_ms=$(awk '{print $3}' "$work/client")

@@ -218,7 +218,7 @@ scenario() {
       cut -d' ' -f1 "$tpl" | while read -r t; do curl -sf -o /dev/null "http://127.0.0.1:$port$t"; done
     fi
   done
-  declare -A rps p50 p99 p999 cpu mbs rss orps op50 op99 op999 ocpu oerr
+  declare -A rps p50 p99 p999 cpu mbs rss orps op50 op99 op999 ocpu oerr olag occpu
   local s label pids
   for s in nginx fast general; do
     case $s in
@@ -233,7 +233,7 @@ scenario() {
     mbs[$s]=$(echo "$wrk_line" | awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]}} END {printf "%.1f", v["bytes"] / (v["duration_us"] / 1e6) / 1e6}')
   done
   local rate; rate=$(awk -v r="${rps[nginx]}" 'BEGIN { printf "%d", r * 0.8 }')
-  [ "$name" = player ] && player_rate=$rate
+  [ "$name" = player ] && rss_rate=$(awk -v r="${rps[fast]}" 'BEGIN { printf "%d", r * 0.5 }')
   for s in nginx fast general; do
     case $s in
       nginx) port=$p_nginx; tpl="$work/$name.nginx.tpl"; pids="$(nginx_pids)" ;;
@@ -244,6 +244,7 @@ scenario() {
     run_open "$name-$s-open" "$port" "$tpl" "$shape" "$pick" "$rate" $pids
     orps[$s]=$(echo "$open_line" | kv rps); op50[$s]=$(echo "$open_line" | kv ttfb_p50_ms)
     op99[$s]=$(echo "$open_line" | kv ttfb_p99_ms); op999[$s]=$(echo "$open_line" | kv ttfb_p999_ms); ocpu[$s]=$open_cpu_pct
+    olag[$s]=$(echo "$open_line" | kv lag_p99_ms); occpu[$s]=$(echo "$open_line" | kv client_cpu_pct)
     oerr[$s]=$(echo "$open_line" | awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]}} END {print v["bad_status"] + v["errors"] + v["unfinished"] + v["connect_errors"] + 0}')
   done
   rss[nginx]=$(rss_mb "$(nginx_worker)"); rss[fast]=$(rss_mb "$fpid"); rss[general]=$(rss_mb "$gpid")
@@ -271,11 +272,13 @@ scenario() {
     echo
     echo "Open loop, oggedge-load at **$rate req/s** (80 % of nginx's wrk maximum), TTFB from the intended send time:"
     echo
-    echo "| server | done req/s | TTFB p50 ms | p99 ms | p99.9 ms | p99 ÷ nginx | p99.9 ÷ nginx | server CPU % | errors |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| server | answered req/s | TTFB p50 ms | p99 ms | p99.9 ms | p99 ÷ nginx | p99.9 ÷ nginx | server CPU % | errors | client lag p99 ms | client CPU % |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for s in nginx fast general; do
-      echo "| ${title[$s]} | ${orps[$s]} | ${op50[$s]} | ${op99[$s]} | ${op999[$s]} | $(ratio "${op99[$s]}" "${op99[nginx]}") | $(ratio "${op999[$s]}" "${op999[nginx]}") | ${ocpu[$s]} | ${oerr[$s]} |"
+      echo "| ${title[$s]} | ${orps[$s]} | ${op50[$s]} | ${op99[$s]} | ${op999[$s]} | $(ratio "${op99[$s]}" "${op99[nginx]}") | $(ratio "${op999[$s]}" "${op999[nginx]}") | ${ocpu[$s]} | ${oerr[$s]} | ${olag[$s]} | ${occpu[$s]} |"
     done
+    echo
+    echo "errors = bad status + transport errors + requests unanswered at the end. client lag = how late the generator itself made a request (if it is not small next to the server's TTFB, the client was starved and the row says nothing about the server)."
     echo
   } | tee -a "$out"
 }
@@ -297,7 +300,8 @@ heap_per_request() {
     fi
     local child; child=$(pgrep -P "$server_pid" -x oggedge || true)   # heaptrack's shell runs oggedge as its child
     kill "${child:-$server_pid}" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true
-    heaptrack_print "$work/heap-$mode-$run"* 2>/dev/null | grep -E '^(calls to allocation functions|peak heap|total runtime)' \
+    local data; data=$(ls "$work/heap-$mode-$run".zst "$work/heap-$mode-$run".gz 2>/dev/null | head -1 || true)
+    heaptrack_print "$data" 2>/dev/null | grep -E '^(calls to allocation functions|peak heap|total runtime)' \
       >"$raw/range-4k-heap-$mode-$run.txt" || true
     total+=("$(awk -F': ' '/calls to allocation functions/ {split($2, a, " "); print a[1]}' "$raw/range-4k-heap-$mode-$run.txt")")
   done
@@ -309,7 +313,7 @@ rss_run() {
   echo "== rss ==" >&2
   templates "$work/rss.oggedge.tpl" oggedge "${cat_names[@]}"
   start_oggedge rss "$p_fast" "$cache_small" 1
-  local pid=$server_pid rate="${player_rate:-1000}" seconds; seconds=$(awk -v m="$rss_minutes" 'BEGIN { printf "%d", m * 60 }')
+  local pid=$server_pid rate="${rss_rate:-1000}" seconds; seconds=$(awk -v m="$rss_minutes" 'BEGIN { printf "%d", m * 60 }')
   taskset -c 1 "$load" --url "http://127.0.0.1:$p_fast" --rate "$rate" --duration "$seconds" --warmup 0 \
     --connections "$conns" --templates "$work/rss.oggedge.tpl" --scenario player --pick zipf:1.0 \
     --histograms "$raw/rss" --label rss >"$raw/rss.load.txt" 2>&1 &
@@ -327,10 +331,10 @@ rss_run() {
   {
     echo "## RSS under the player-like mix"
     echo
-    echo "OggEdge fast lane, cache bound $((cache_small >> 20)) MiB, oggedge-load at $rate req/s (Poisson, Zipf(1.0) over $catalogue tracks) for $rss_minutes min; VmRSS every 10 s in \`rss.txt\`. Goal: growth < 5 %."
+    echo "OggEdge fast lane, cache bound $((cache_small >> 20)) MiB, oggedge-load at $rate req/s (half the fast lane's wrk maximum in the player scenario; Poisson, Zipf(1.0) over $catalogue tracks) for $rss_minutes min; VmRSS every 10 s in \`rss.txt\`. Goal: growth < 5 %."
     echo
-    awk -v from="$from" -v hwm="$hwm" 'NR > 1 { if (start == "" && $1 >= from) start = $2; last = $2 }
-      END { printf "| RSS at %d s | RSS at end | growth | peak (VmHWM) |\n|---|---|---|---|\n| %s MB | %s MB | %+.1f %% | %s MB |\n", from, start, last, (last - start) / start * 100, hwm }' "$raw/rss.txt"
+    awk -v from="$from" -v hwm="$hwm" 'NR > 1 { if (start == "" && $1 >= from) { start = $2; at = $1 }; last = $2; end = $1 }
+      END { printf "| RSS at %d s | RSS at %d s | growth | peak (VmHWM) |\n|---|---|---|---|\n| %s MB | %s MB | %+.1f %% | %s MB |\n", at, end, start, last, (last - start) / start * 100, hwm }' "$raw/rss.txt"
     echo
     grep -E '^  (offered|ttfb)' "$raw/rss.load.txt" | sed 's/^  /    /'
     echo
@@ -359,7 +363,7 @@ for sc in $scenarios; do
         echo "\`bench/transcode-cold.sh 160 \"$cold_levels\"\` (not pinned: both cores, as the goal reads; ms at the client; goal: first audio page < 200 ms at 32 concurrent):"
         echo
         echo '```'
-        TRANSCODE_COLD_OUT="$raw/transcode-cold.txt" bench/transcode-cold.sh 160 "$cold_levels"
+        TRANSCODE_COLD_OUT="$raw/transcode-cold.txt" bench/transcode-cold.sh 160 "$cold_levels" || echo "(bench/transcode-cold.sh failed: exit $?)"
         echo '```'
         echo
       } | tee -a "$out" ;;

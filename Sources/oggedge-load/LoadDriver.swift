@@ -30,6 +30,9 @@ struct LoadStats: Sendable {
     var total = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
     /// Intended send time to the write: queueing for a free connection plus the generator's own lag.
     var sendDelay = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    /// Intended send time to when the generator got round to making the request: its own lag
+    /// (timer slack, a busy or descheduled client). Large values mean the client, not the server, is late.
+    var lag = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
     var scheduled = 0
     var completed = 0
     var badStatus = 0
@@ -37,7 +40,8 @@ struct LoadStats: Sendable {
     var connectErrors = 0
     var unfinished = 0
     var bodyBytes = 0
-    var statuses: [Int: Int] = [:]
+    /// Responses by status code (index), 0–599.
+    var statuses = [Int](repeating: 0, count: 600)
     var firstError: String?
     var overloaded = false
 
@@ -45,6 +49,7 @@ struct LoadStats: Sendable {
         ttfb.add(other.ttfb)
         total.add(other.total)
         sendDelay.add(other.sendDelay)
+        lag.add(other.lag)
         scheduled += other.scheduled
         completed += other.completed
         badStatus += other.badStatus
@@ -52,7 +57,7 @@ struct LoadStats: Sendable {
         connectErrors += other.connectErrors
         unfinished += other.unfinished
         bodyBytes += other.bodyBytes
-        statuses.merge(other.statuses, uniquingKeysWith: +)
+        for code in statuses.indices { statuses[code] += other.statuses[code] }
         firstError = firstError ?? other.firstError
         overloaded = overloaded || other.overloaded
     }
@@ -167,7 +172,10 @@ final class LoadDriver {
             sequence += 1
             let range = rangeHeader(for: plan.templates[index], rng: &rng)
             queue.append(PendingRequest(intended: nextIntended, template: index, range: range))
-            if nextIntended >= measureFrom { stats.scheduled += 1 }
+            if nextIntended >= measureFrom {
+                stats.scheduled += 1
+                _ = stats.lag.record(max(1, (now - nextIntended) / 1000))
+            }
             nextIntended += interArrival()
         }
         dispatch(now: now)
@@ -207,7 +215,7 @@ final class LoadDriver {
         status: Int, bodyBytes: Int, reusable: Bool
     ) {
         if request.intended >= measureFrom && request.intended < endAt {
-            stats.statuses[status, default: 0] += 1
+            if status >= 0 && status < 600 { stats.statuses[status] += 1 }
             let ok = plan.expect?.contains(status) ?? (status == (request.range == nil ? 200 : 206))
             if ok {
                 stats.completed += 1
@@ -224,7 +232,8 @@ final class LoadDriver {
     }
 
     func protocolError(_ connection: LoadConnection, request: PendingRequest?, reason: String) {
-        if let request, request.intended >= measureFrom {
+        // Requests cut off by stop() itself are already counted as unfinished.
+        if !stopping, let request, request.intended >= measureFrom {
             stats.transportErrors += 1
             stats.firstError = stats.firstError ?? reason
         }

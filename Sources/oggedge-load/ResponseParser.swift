@@ -131,7 +131,9 @@ struct ResponseParser {
     /// Reads the status line and framing headers; returns an error message or nil.
     private mutating func parseHead(_ head: [UInt8]) -> String? {
         // "HTTP/1.1 206 …"
-        guard head.count >= 12, head.starts(with: Array("HTTP/1.".utf8)) else { return "bad status line" }
+        guard head.count >= 12, head[0] == UInt8(ascii: "H"), head[4] == UInt8(ascii: "/"), head[8] == UInt8(ascii: " ") else {
+            return "bad status line"
+        }
         var code = 0
         for i in 9..<12 {
             let d = Int(head[i]) - 48
@@ -147,15 +149,16 @@ struct ResponseParser {
             let line = head[lineStart..<nl]
             lineStart = nl + 1
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self).lowercased()
-            let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingSpaces.lowercased()
-            switch name {
-            case "content-length": contentLength = Int(value)
-            case "transfer-encoding": chunked = value.hasSuffix("chunked")
-            case "connection":
-                if value.contains("close") { keepAlive = false }
-                if value.contains("keep-alive") { keepAlive = true }
-            default: break
+            let name = line[line.startIndex..<colon]
+            // Only the framing headers become strings; the others are skipped by their bytes.
+            let value = line[(colon + 1)...]
+            if Self.isName(name, "content-length") {
+                contentLength = Self.decimal(value)
+            } else if Self.isName(name, "transfer-encoding") {
+                chunked = Self.containsLowercase(value, "chunked")
+            } else if Self.isName(name, "connection") {
+                if Self.containsLowercase(value, "close") { keepAlive = false }
+                if Self.containsLowercase(value, "keep-alive") { keepAlive = true }
             }
         }
         if expectNoBody || code == 204 || code == 304 || (100..<200).contains(code) {
@@ -168,6 +171,47 @@ struct ResponseParser {
             state = .untilClose
         }
         return nil
+    }
+}
+
+extension ResponseParser {
+    /// Whether the header name `bytes` is `lowercaseName`, ignoring ASCII case.
+    static func isName(_ bytes: ArraySlice<UInt8>, _ lowercaseName: StaticString) -> Bool {
+        guard bytes.count == lowercaseName.utf8CodeUnitCount else { return false }
+        return lowercaseName.withUTF8Buffer { name in
+            zip(bytes, name).allSatisfy { pair in
+                let b = pair.0
+                return (b >= 65 && b <= 90 ? b | 0x20 : b) == pair.1
+            }
+        }
+    }
+
+    /// A decimal header value (spaces around it allowed), or nil.
+    static func decimal(_ bytes: ArraySlice<UInt8>) -> Int? {
+        var result = 0
+        var digits = 0
+        for b in bytes {
+            if b >= 48 && b <= 57 {
+                result = result &* 10 &+ Int(b - 48)
+                digits += 1
+            } else if b != 32 && b != 9 && b != 13 {
+                return nil
+            }
+        }
+        return digits > 0 && digits <= 18 ? result : nil
+    }
+
+    /// Whether `bytes` contain `lowercaseWord`, ignoring ASCII case.
+    static func containsLowercase(_ bytes: ArraySlice<UInt8>, _ lowercaseWord: StaticString) -> Bool {
+        lowercaseWord.withUTF8Buffer { word in
+            guard bytes.count >= word.count else { return false }
+            var start = bytes.startIndex
+            while start + word.count <= bytes.endIndex {
+                if isName(bytes[start..<start + word.count], lowercaseWord) { return true }
+                start += 1
+            }
+            return false
+        }
     }
 }
 

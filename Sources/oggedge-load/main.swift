@@ -35,7 +35,7 @@ struct OggEdgeLoad: ParsableCommand {
     @Option(help: "Shape for template lines without one.") var scenario: String?
     @Option(help: "How templates are picked: uniform, round-robin or zipf:S (rank = line order).") var pick: String = "uniform"
     @Option(help: "Comma-separated statuses that count as success (default: 206 for a range, 200 otherwise).") var expect: String?
-    @Option(help: "Write HdrHistogram percentile distributions to PREFIX.ttfb.hgrm, PREFIX.total.hgrm, PREFIX.send-delay.hgrm.") var histograms: String?
+    @Option(help: "Write HdrHistogram percentile distributions to PREFIX.{ttfb,total,send-delay,lag}.hgrm.") var histograms: String?
     @Option(help: "Seconds to wait for answers after the last arrival.") var drain: Double = 10
     @Option(help: "Give up when this many requests wait for a connection.") var maxQueued: Int = 1_000_000
     @Option(help: "Random seed.") var seed: UInt64 = 42
@@ -69,6 +69,8 @@ struct OggEdgeLoad: ParsableCommand {
             })
         }
 
+        let cpu0 = LoadReport.processCPUSeconds()
+        let wall0 = Date()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         defer { try? group.syncShutdownGracefully() }
         var futures: [EventLoopFuture<LoadStats>] = []
@@ -86,7 +88,10 @@ struct OggEdgeLoad: ParsableCommand {
         var stats = LoadStats()
         for future in futures { stats.merge(try future.wait()) }
 
-        let report = LoadReport(stats: stats, offeredRate: rate, duration: duration, label: label)
+        let report = LoadReport(
+            stats: stats, clientCPUSeconds: LoadReport.processCPUSeconds() - cpu0, wallSeconds: Date().timeIntervalSince(wall0),
+            offeredRate: rate, duration: duration, label: label
+        )
         print(report.text(), terminator: "")
         if let prefix = histograms {
             try report.writeHistograms(prefix: prefix, header: CommandLine.arguments.joined(separator: " "))
