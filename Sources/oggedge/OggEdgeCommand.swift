@@ -30,6 +30,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("delivery-log"), help: "Delivery log file, or 'off' (default logs/delivery.jsonl).") var deliveryLog: String?
     @Option(help: "Parent tiers, comma-separated URLs.") var upstream: String?
     @Option(help: "JSON config file (flat object keyed by setting name).") var config: String?
+    @Option(name: .customLong("max-connections"), help: "Concurrent connections (default 4096); the open-file limit is raised to match.") var maxConnections: String?
 
     func run() async throws {
         var flags: [String: String] = [:]
@@ -40,6 +41,7 @@ struct Serve: AsyncParsableCommand {
         flags["cache-max-bytes"] = cacheMaxBytes
         flags["delivery-log"] = deliveryLog
         flags["upstream"] = upstream
+        flags["max-connections"] = maxConnections
         let configuration: OriginConfiguration
         do {
             configuration = try ConfigurationLoader.load(
@@ -60,6 +62,17 @@ struct Serve: AsyncParsableCommand {
         // pread, the encoder). See docs/BYTE-PATH.md.
         var logger = Logger(label: "oggedge")
         logger.logLevel = ProcessInfo.processInfo.environment["OGGEDGE_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
+        // Enough descriptors for --max-connections, or a clear word on what will happen instead.
+        let files = FileDescriptorLimit.raise(forConnections: configuration.limits.maxConnections)
+        if files.after > files.before {
+            logger.info("open-file limit raised", metadata: ["from": "\(files.before)", "to": "\(files.after)"])
+        }
+        if !files.isEnough {
+            logger.warning(
+                "open-file limit too low for max-connections; connections past it wait in the accept backlog",
+                metadata: ["limit": "\(files.after)", "wanted": "\(files.wanted)", "max-connections": "\(configuration.limits.maxConnections)"]
+            )
+        }
         let server: OriginServer
         do { server = try OriginServer(configuration: configuration, logger: logger) } catch { fail("\(error)") }
         let host = configuration.host
