@@ -81,6 +81,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The streaming proxy's HTTP side: parents, signing, health, failover and resume.
+        .target(
+            name: "OggEdgeUpstream",
+            dependencies: [
+                "OggEdgeCore",
+                "OggEdgeDelivery",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Test support shared by test targets: a real redis-server on a free loopback port.
         .target(
             name: "OggEdgeTesting",
@@ -96,6 +110,7 @@ let package = Package(
                 "OggEdgeDelivery",
                 "OggEdgeTranscoder",
                 "OggEdgeRedis",
+                "OggEdgeUpstream",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -197,6 +212,8 @@ let package = Package(
                 "OggEdgeRedis",
                 "OggEdgeTesting",
                 "OggEdgeServer",
+                "OggEdgeDelivery",
+                "OggEdgeUpstream",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

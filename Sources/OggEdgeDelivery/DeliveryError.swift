@@ -8,6 +8,9 @@ package enum DeliveryError: Error, Sendable, Equatable {
     case badSource(reason: String)
     /// A transcode could not start (no room for its state).
     case unavailable(reason: String)
+    /// No parent tier could deliver (`upstream_unavailable`, or `upstream_timeout` when
+    /// `timedOut`).
+    case upstream(reason: String, timedOut: Bool)
 }
 
 /// A source failed while a response was being read.

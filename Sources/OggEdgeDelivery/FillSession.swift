@@ -78,6 +78,14 @@ package final class FillSession: Sendable {
         for c in woken { c.resume() }
     }
 
+    /// Offers bytes of chunk `index` that a random-access producer fetched without a reader
+    /// asking (a parent's slice): held and committed unless a reader is loading it or has it.
+    package func provide(_ index: Int, _ bytes: [UInt8]) -> FillState.Provision {
+        let (result, purged) = state.withLock { s in (s.fill.provide(index, bytes), s.purged) }
+        if result == .held, !purged { commit(index, bytes) }
+        return result
+    }
+
     /// The producer finished: `meta` is the complete record (length, validators, duration).
     package func complete(meta: RenditionMeta) {
         finalMeta.withLock { $0 = meta }

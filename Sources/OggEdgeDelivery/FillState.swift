@@ -236,6 +236,28 @@ package struct FillState: Sendable {
     /// be completed (it would name bytes the cache does not have).
     package private(set) var incompleteInCache = false
 
+    /// What became of bytes that arrived for a chunk nobody asked for yet.
+    package enum Provision: Equatable, Sendable {
+        /// Held here now (to be committed).
+        case held
+        /// A reader is loading it: hand the bytes to that load instead.
+        case loading
+        /// Already held.
+        case present
+    }
+
+    /// Bytes of random-access chunk `index` that arrived without a reader claiming it (a slice
+    /// pulled from a parent brings its neighbours along).
+    package mutating func provide(_ index: Int, _ bytes: [UInt8]) -> Provision {
+        switch slots[index] {
+        case .loading?: return .loading
+        case .ready?: return .present
+        case nil:
+            slots[index] = .ready(bytes)
+            return .held
+        }
+    }
+
     /// A random-access chunk that was read but will not be stored (no cache): drop it.
     package mutating func discard(_ index: Int) {
         if case .ready? = slots[index] { slots[index] = nil }

@@ -56,25 +56,32 @@ package enum Origin: Sendable, Equatable {
     case file(path: String, identity: FileIdentity)
     /// Encoded from `path` (a WAV master or another rendition).
     case transcode(path: String, kind: TranscodeSourceKind, identity: FileIdentity)
+    /// Pulled from a parent tier, slice by slice (nothing local can build it).
+    case upstream(UpstreamPull)
 
     /// What the cache records as the producer's kind.
     package var kind: OriginKind {
         switch self {
         case .file: .file
         case .transcode: .transcode
+        case .upstream: .upstream
         }
     }
 
-    /// The identity of the source version.
-    package var identity: FileIdentity {
+    /// The identity of the local source version (`nil` for a parent's).
+    package var identity: FileIdentity? {
         switch self {
         case .file(_, let identity), .transcode(_, _, let identity): identity
+        case .upstream: nil
         }
     }
 
     /// Whether `meta` was made from this origin (same kind, same source version).
     package func produced(_ meta: RenditionMeta) -> Bool {
-        meta.kind == kind && meta.source == identity.source
+        switch self {
+        case .file(_, let identity), .transcode(_, _, let identity): meta.kind == kind && meta.source == identity.source
+        case .upstream(let pull): meta.kind == .upstream && meta.etag == pull.facts.etag && meta.length == pull.facts.length
+        }
     }
 }
 

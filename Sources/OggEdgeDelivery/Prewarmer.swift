@@ -36,7 +36,7 @@ package struct Prewarmer: Sendable {
         } catch {
             switch error {
             case .notFound: outcome.error = "not_found"
-            case .badSource(let reason), .unavailable(let reason): outcome.error = reason
+            case .badSource(let reason), .unavailable(let reason), .upstream(let reason, _): outcome.error = reason
             }
             return outcome
         }

@@ -30,7 +30,7 @@ package struct Attachment: Sendable {
 /// nginx's `open_file_cache_valid`). A miss starts exactly one ``FillSession`` per rendition
 /// version, whatever produces the bytes; every request meanwhile joins it.
 package final class RenditionDirectory: Sendable {
-    private struct Entry {
+    struct Entry {
         var session: FillSession
         var origin: Origin
         var validatedAt: UInt64
@@ -41,19 +41,29 @@ package final class RenditionDirectory: Sendable {
     let scheduler: TranscodeScheduler
     let revalidateNanos: UInt64
     let negativeNanos: UInt64
-    private let entries = Mutex<[String: Entry]>([:])
+    let entries = Mutex<[String: Entry]>([:])
     private let failures = Mutex<[String: (reason: String, until: UInt64)]>([:])
     private let generations = Atomic<UInt32>(0)
+    /// The parent tier, when this node is an edge (`--upstream`).
+    let upstream: UpstreamSettings?
+    /// Renditions a parent answered 404 for, until when (monotonic ns).
+    let upstreamMisses = Mutex<[String: UInt64]>([:])
+    /// First requests to parents under way, so concurrent misses of one rendition ask once.
+    let upstreamOpens = Mutex<[String: Task<Result<Attachment, DeliveryError>, Never>]>([:])
+    /// Background revalidations with parents under way, by id.
+    let upstreamRevalidations = Mutex<(next: UInt64, tasks: [UInt64: Task<Void, Never>])>((0, [:]))
 
     /// - Parameters:
     ///   - store: the chunk cache (`nil`: no cache; every fill is kept in memory only while used).
     ///   - revalidateInterval: how long a rendition's origin is trusted without a `stat(2)`.
     ///   - negativeTTL: how long a failed transcode is remembered before it is tried again.
+    ///   - upstream: parents to pull from when nothing local can build a rendition.
     package init(
         mediaDirectory: String, store: ChunkStore?, scheduler: TranscodeScheduler = .shared,
-        revalidateInterval: Duration = .seconds(1), negativeTTL: Duration = .seconds(30)
+        revalidateInterval: Duration = .seconds(1), negativeTTL: Duration = .seconds(30), upstream: UpstreamSettings? = nil
     ) {
         self.store = store
+        self.upstream = upstream
         self.locator = OriginLocator(mediaDirectory: mediaDirectory)
         self.scheduler = scheduler
         self.revalidateNanos = Self.nanos(revalidateInterval)
@@ -63,7 +73,7 @@ package final class RenditionDirectory: Sendable {
         }
     }
 
-    private static func nanos(_ d: Duration) -> UInt64 {
+    static func nanos(_ d: Duration) -> UInt64 {
         UInt64(max(0, d.components.seconds)) * 1_000_000_000 + UInt64(max(0, d.components.attoseconds / 1_000_000_000))
     }
 
@@ -77,18 +87,20 @@ package final class RenditionDirectory: Sendable {
     /// answer as a `HIT` without touching anything outside memory. Nil in every other case
     /// (the caller then goes through ``attach(_:)``). Never blocks; safe on an event loop.
     package func freshComplete(_ key: String, now: UInt64) -> FillSession? {
-        entries.withLock { map -> FillSession? in
+        guard let (session, origin) = entries.withLock({ map -> (FillSession, Origin)? in
             guard let entry = map[key], now &- entry.validatedAt < revalidateNanos else { return nil }
-            return entry.session
-        }.flatMap { session in
-            guard case .complete = session.phase, session.meta != nil else { return nil }
-            return session
-        }
+            return (entry.session, entry.origin)
+        }), case .complete = session.phase, session.meta != nil else { return nil }
+        // A copy pulled from a parent is served while it is revalidated behind it, as `attach` does.
+        if case .upstream(let pull) = origin { revalidateIfDue(pull, key: key, now: now) }
+        return session
     }
 
     /// Attaches a request to `track`: the cached version if its origin has not changed, else a
     /// new fill (or the one under way).
-    package func attach(_ track: TrackPath) async throws(DeliveryError) -> Attachment {
+    /// - Parameter offset: the first byte the request wants, when known: a pull from a parent
+    ///   starts with the slice that holds it (a cold seek waits for one slice, not for byte 0).
+    package func attach(_ track: TrackPath, offset: Int64? = nil) async throws(DeliveryError) -> Attachment {
         let key = track.renditionKey
         let now = MonotonicClock.nanos()
         if let fast = entries.withLock({ map -> Attachment? in
@@ -99,10 +111,12 @@ package final class RenditionDirectory: Sendable {
             guard now &- entry.validatedAt < revalidateNanos else { return nil }
             return Attachment(key: key, session: entry.session, origin: entry.origin, outcome: .hit)
         }) {
+            if case .upstream(let pull) = fast.origin { revalidateIfDue(pull, key: key, now: now) }
             return fast
         }
         assertOffEventLoop()
         guard let origin = locator.locate(track) else {
+            if upstream != nil { return try await attachUpstream(track, offset: offset, now: now) }
             entries.withLock { _ = $0.removeValue(forKey: key) }
             throw .notFound
         }
@@ -144,13 +158,16 @@ package final class RenditionDirectory: Sendable {
                 startEncode(session: session, meta: meta, track: track, path: path, kind: kind)
             }
             return attachment
+        case .upstream:
+            // The locator finds local origins only.
+            throw .notFound
         }
     }
 
     /// Puts `session` in the directory unless another request installed one for the same origin
     /// meanwhile (then this request joins that one). `started` runs under the directory's lock
     /// only when this session was installed.
-    private func install(
+    func install(
         key: String, session: FillSession, origin: Origin, now: UInt64, outcome: CacheResult, started: () -> Void = {}
     ) -> Attachment {
         entries.withLock { map in
@@ -197,7 +214,7 @@ package final class RenditionDirectory: Sendable {
     }
 
     /// The next cache generation (unique for the cache directory when there is a cache).
-    private func nextGeneration() -> UInt32 {
+    func nextGeneration() -> UInt32 {
         if let store { return store.nextGeneration() }
         return generations.wrappingAdd(1, ordering: .relaxed).newValue
     }
@@ -233,6 +250,7 @@ package final class RenditionDirectory: Sendable {
             live.insert(session.key)
         }
         failures.withLock { for key in renditions { $0[key] = nil } }
+        upstreamMisses.withLock { for key in renditions { $0[key] = nil } }
         guard let store else { return sessions.count }
         let removed = await store.purge(renditions: renditions.filter { !live.contains($0) })
         return removed + live.count

@@ -43,7 +43,7 @@ package final class RenditionReader: @unchecked Sendable {
         switch attachment.outcome {
         case .transcode, .coalesced, .upstream: return attachment.outcome
         default:
-            if loaded > 0 { return .miss }
+            if loaded > 0 { return attachment.origin.kind == .upstream ? .upstream : .miss }
             if joined > 0 { return .coalesced }
             if fromCache > 0 { return .hit }
             return attachment.outcome
@@ -70,6 +70,14 @@ package final class RenditionReader: @unchecked Sendable {
         }
     }
 
+    /// Makes sure the chunk holding `offset` can be read (from the cache, the session or the
+    /// origin), loading it if needed; throws as ``read(_:appendingTo:)`` would.
+    package func ensureReadable(_ offset: Int64) async throws {
+        guard offset >= 0 else { return }
+        var scratch = ByteBufferAllocator().buffer(capacity: 0)
+        try await append(Int(offset / Int64(session.chunkSize)), from: 0, through: 0, to: &scratch)
+    }
+
     private func forEachChunk(of range: ByteRange, _ body: (Int, Int, Int) async throws -> Void) async throws {
         guard range.length > 0, range.start >= 0 else { return }
         let size = Int64(session.chunkSize)
@@ -84,10 +92,12 @@ package final class RenditionReader: @unchecked Sendable {
     /// Appends bytes `lo...hi` of chunk `index`.
     private func append(_ index: Int, from lo: Int, through hi: Int, to buffer: inout ByteBuffer) async throws {
         let id = ChunkID(rendition: attachment.key, generation: session.generation, index: UInt32(index))
+        if case .upstream(let pull) = attachment.origin { pull.willRead(index) }
         if lookUp(id, lo, hi, &buffer) {
             fromCache += 1
             return
         }
+        let fetching = FetchMark()
         let load: (@Sendable () async throws -> [UInt8])?
         if case .file(let path, let identity) = attachment.origin, !session.isSequential, let meta = session.meta {
             let descriptor = self.descriptor ?? PinnedFile(path: path, identity: identity)
@@ -95,6 +105,8 @@ package final class RenditionReader: @unchecked Sendable {
             let offset = Int64(index) * Int64(meta.chunkSize)
             let count = meta.chunkLength(index)
             load = { try await descriptor.read(offset: offset, count: count) }
+        } else if case .upstream(let pull) = attachment.origin {
+            load = { [fetching] in try await pull.chunk(index, fetching: fetching) }
         } else {
             load = nil
         }
@@ -119,7 +131,8 @@ package final class RenditionReader: @unchecked Sendable {
         guard copied else { throw SourceReadError.truncated }
         switch source {
         case .held: fromCache += 1
-        case .loaded: loaded += 1
+        // A pulled chunk whose slice another reader's fetch was already bringing: joined.
+        case .loaded: if attachment.origin.kind == .upstream && !fetching.isSet { joined += 1 } else { loaded += 1 }
         case .joined: joined += 1
         }
     }

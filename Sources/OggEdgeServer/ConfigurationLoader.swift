@@ -1,5 +1,6 @@
 import Foundation
 import OggEdgeCore
+import OggEdgeUpstream
 
 /// Merges settings with the precedence flags > environment > config file > defaults.
 ///
@@ -11,6 +12,8 @@ public enum ConfigurationLoader {
         "host", "port", "media", "cache-dir", "cache-max-bytes", "delivery-log", "upstream",
         "signing-keys", "admin-token", "clock-skew-seconds", "max-connections", "redis-url", "redis-stream",
         "delivery-log-rotate-bytes", "revalidate-ms", "live-wait-seconds", "fast-lane",
+        "upstream-revalidate", "upstream-negative-ttl", "upstream-connect-timeout-ms", "upstream-first-byte-timeout-ms",
+        "upstream-stall-timeout-ms", "upstream-slice-chunks",
     ]
 
     /// The environment variable for a setting: `cache-dir` → `OGGEDGE_CACHE_DIR`.
@@ -49,10 +52,29 @@ public enum ConfigurationLoader {
         if let v = value("cache-max-bytes") { config.cacheMaxBytes = Int64(try integer(v, "cache-max-bytes", in: 0...Int.max)) }
         if let v = value("delivery-log") { config.deliveryLogPath = v.isEmpty || v == "off" ? nil : v }
         if let v = value("upstream") {
-            config.upstreams = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            for url in config.upstreams where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-                throw ConfigurationError("upstream \(url) must be an http:// or https:// URL")
+            do {
+                config.upstreams = try ParentEndpoint.parseList(v).map(\.description)
+            } catch {
+                throw ConfigurationError(error.description)
             }
+        }
+        if let v = value("upstream-revalidate") {
+            config.upstreamRevalidateSeconds = Int64(try integer(v, "upstream-revalidate", in: 0...604_800))
+        }
+        if let v = value("upstream-negative-ttl") {
+            config.upstreamNegativeTTLSeconds = Int64(try integer(v, "upstream-negative-ttl", in: 0...86_400))
+        }
+        if let v = value("upstream-connect-timeout-ms") {
+            config.upstreamOptions.connectTimeout = .milliseconds(try integer(v, "upstream-connect-timeout-ms", in: 1...600_000))
+        }
+        if let v = value("upstream-first-byte-timeout-ms") {
+            config.upstreamOptions.firstByteTimeout = .milliseconds(try integer(v, "upstream-first-byte-timeout-ms", in: 1...600_000))
+        }
+        if let v = value("upstream-stall-timeout-ms") {
+            config.upstreamOptions.stallTimeout = .milliseconds(try integer(v, "upstream-stall-timeout-ms", in: 1...600_000))
+        }
+        if let v = value("upstream-slice-chunks") {
+            config.upstreamOptions.sliceChunks = try integer(v, "upstream-slice-chunks", in: 1...64)
         }
         if let v = value("redis-url") { config.redisURL = v.isEmpty ? nil : v }
         if let v = value("redis-stream") { config.redisStream = try nonEmpty(v, "redis-stream") }

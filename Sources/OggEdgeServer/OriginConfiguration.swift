@@ -1,4 +1,5 @@
 import OggEdgeCore
+import OggEdgeUpstream
 
 /// A configuration value that cannot be used; the CLI prints it as a one-line error.
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
@@ -27,8 +28,14 @@ public struct OriginConfiguration: Sendable {
     public var redisURL: String?
     /// The stream key.
     public var redisStream = "oggedge:delivery"
-    /// Parent tiers (streaming proxy).
+    /// Parent tiers (streaming proxy), `http://HOST[:PORT][/PREFIX]` each.
     public var upstreams: [String] = []
+    /// A cached upstream rendition is revalidated with its parent at most this often (seconds).
+    public var upstreamRevalidateSeconds: Int64 = 300
+    /// A parent's 404 is remembered this long (seconds).
+    public var upstreamNegativeTTLSeconds: Int64 = 10
+    /// Timeouts, probing and slice size of the parent tier.
+    public var upstreamOptions = UpstreamOptions()
     /// Verification keys.
     public var keys: KeyRing
     /// Clock-skew leeway for `exp` and `st`.

@@ -9,6 +9,7 @@ import OggEdgeCache
 import OggEdgeCore
 import OggEdgeDelivery
 import OggEdgeRedis
+import OggEdgeUpstream
 import ServiceLifecycle
 import Synchronization
 
@@ -32,6 +33,8 @@ public struct OriginServer: Sendable {
     public let readiness = Readiness()
     /// The LMDB chunk cache; `nil` when disabled (`--cache-max-bytes 0`, for benchmarks).
     public let store: ChunkStore?
+    /// The parents this node pulls from (`--upstream`); `nil` when it has none.
+    public let parentTier: ParentTier?
     /// Which version of each rendition, filled how: the cache in front of every origin.
     let directory: RenditionDirectory
     let handler: OriginHandler
@@ -75,9 +78,18 @@ public struct OriginServer: Sendable {
             throw ConfigurationError("cannot open the chunk cache in \(configuration.cacheDirectory): \(error)")
         }
         self.store = store
+        let parentTier = try Self.parentTier(configuration, logger: logger)
+        self.parentTier = parentTier
         let directory = RenditionDirectory(
             mediaDirectory: configuration.mediaDirectory, store: store, scheduler: TranscodeScheduler.shared,
-            revalidateInterval: .milliseconds(configuration.revalidateMilliseconds)
+            revalidateInterval: .milliseconds(configuration.revalidateMilliseconds),
+            upstream: parentTier.map { tier in
+                UpstreamSettings(
+                    fetcher: tier, sliceChunks: configuration.upstreamOptions.sliceChunks,
+                    revalidateInterval: .seconds(configuration.upstreamRevalidateSeconds),
+                    negativeTTL: .seconds(configuration.upstreamNegativeTTLSeconds)
+                )
+            }
         )
         self.directory = directory
         let prewarmer = Prewarmer(directory: directory)
@@ -165,6 +177,16 @@ public struct OriginServer: Sendable {
             limits: limits,
             unlogged: unlogged
         )
+    }
+
+    /// The parent tier of an edge (`--upstream`), signing with this node's first key.
+    static func parentTier(_ configuration: OriginConfiguration, logger: Logger) throws -> ParentTier? {
+        guard !configuration.upstreams.isEmpty else { return nil }
+        var parents: [ParentEndpoint] = []
+        for url in configuration.upstreams {
+            do { parents.append(try ParentEndpoint(parsing: url)) } catch { throw ConfigurationError(error.description) }
+        }
+        return ParentTier(parents: parents, signingKey: configuration.keys.signingKey, options: configuration.upstreamOptions, logger: logger)
     }
 
     /// `logs/delivery.jsonl` → `logs/playback.jsonl`; no delivery log, no playback log.
@@ -257,6 +279,8 @@ public struct OriginServer: Sendable {
         services.append(deliveryLog)
         services.append(playbackLog)
         if let store { services.append(CacheCloser(store: store)) }
+        // Stopped after the server: responses still streaming keep their parents until they end.
+        if let parentTier { services.append(parentTier) }
         services.append(drain)
         return services
     }

@@ -57,7 +57,7 @@ struct TrackResponder: Sendable {
 
         let attachment: Attachment
         do {
-            attachment = try await directory.attach(track)
+            attachment = try await directory.attach(track, offset: isHead ? nil : RangeHint.firstOffset(headers[.range]))
         } catch {
             return .error(OriginError(error), isHead: isHead, headers: cors, log: log)
         }
@@ -77,7 +77,8 @@ struct TrackResponder: Sendable {
         )
         let shape = ResponseShape(reader: reader, isHead: isHead, cors: cors, log: log, boundary: boundaryPrefix + String(sequence, radix: 16))
         if let meta = attachment.session.meta {
-            return shape.complete(meta, plan: DeliveryPlanner.plan(request, validators: meta.validators, length: meta.length, policy: rangePolicy))
+            let prepared = shape.complete(meta, plan: DeliveryPlanner.plan(request, validators: meta.validators, length: meta.length, policy: rangePolicy))
+            return attachment.origin.kind == .upstream ? await UpstreamPreflight.ready(prepared, cors: cors) : prepared
         }
         return await respondLive(request, shape: shape)
     }
@@ -159,6 +160,7 @@ extension OriginError {
         case .notFound: self = .notFound
         case .badSource(let reason): self.init(status: 502, reason: reason)
         case .unavailable(let reason): self.init(status: 503, reason: reason, headers: [("Retry-After", "1")])
+        case .upstream(let reason, let timedOut): self.init(status: timedOut ? 504 : 502, reason: reason)
         }
     }
 }

@@ -28,7 +28,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("cache-dir"), help: "Chunk cache directory (default cache).") var cacheDir: String?
     @Option(name: .customLong("cache-max-bytes"), help: "Chunk cache bound in bytes (default 1 GiB).") var cacheMaxBytes: String?
     @Option(name: .customLong("delivery-log"), help: "Delivery log file, or 'off' (default logs/delivery.jsonl).") var deliveryLog: String?
-    @Option(help: "Parent tiers, comma-separated URLs.") var upstream: String?
+    @Option(help: "Parent tiers, comma-separated http:// URLs: pull what nothing local can build.") var upstream: String?
+    @Option(name: .customLong("upstream-revalidate"), help: "Revalidate a cached upstream rendition at most every SECONDS (default 300).") var upstreamRevalidate: String?
+    @Option(name: .customLong("upstream-negative-ttl"), help: "Remember a parent's 404 for SECONDS (default 10).") var upstreamNegativeTTL: String?
     @Option(help: "JSON config file (flat object keyed by setting name).") var config: String?
     @Option(name: .customLong("max-connections"), help: "Concurrent connections (default 4096); the open-file limit is raised to match.") var maxConnections: String?
 
@@ -42,6 +44,8 @@ struct Serve: AsyncParsableCommand {
         flags["delivery-log"] = deliveryLog
         flags["upstream"] = upstream
         flags["max-connections"] = maxConnections
+        flags["upstream-revalidate"] = upstreamRevalidate
+        flags["upstream-negative-ttl"] = upstreamNegativeTTL
         let configuration: OriginConfiguration
         do {
             configuration = try ConfigurationLoader.load(

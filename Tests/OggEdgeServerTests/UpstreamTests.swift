@@ -1,0 +1,522 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import OggEdgeCore
+import OggEdgeDelivery
+@testable import OggEdgeServer
+import OggEdgeTesting
+@testable import OggEdgeUpstream
+import Testing
+
+/// The streaming proxy tier with real servers on loopback: edges with no media in front of
+/// parent OggEdges (and nginx when installed), plus one deliberately stalling parent.
+@Suite(.serialized) struct UpstreamTests {
+    /// A media directory with nothing in it: everything an edge serves comes from its parents.
+    static func emptyMedia() -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-edge-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: dir + "/tracks", withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: dir + "/masters", withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// An edge configuration: no media, these parents, short timeouts for the tests.
+    static func edge(_ parents: [String], sliceChunks: Int = 4, stallMs: Int = 2000) -> (inout OriginConfiguration) -> Void {
+        { config in
+            config.mediaDirectory = emptyMedia()
+            config.upstreams = parents
+            config.upstreamOptions.sliceChunks = sliceChunks
+            config.upstreamOptions.stallTimeout = .milliseconds(stallMs)
+            config.upstreamOptions.connectTimeout = .milliseconds(500)
+            config.upstreamOptions.firstByteTimeout = .seconds(5)
+        }
+    }
+
+    static func records(_ server: TestServer, path: String) async throws -> [[String: Any]] {
+        try await server.deliveryRecords().filter { ($0["path"] as? String) == path }
+    }
+
+    static func bytesServed(_ records: [[String: Any]]) -> Int {
+        records.compactMap { $0["bytes_sent"] as? Int }.reduce(0, +)
+    }
+
+    @Test func anEdgeServesAParentsRenditionByteExactUpstreamThenHitSignedWithItsOwnKey() async throws {
+        try await TestServer.with { parent in
+            // The edge verifies players with k3, a key the parent does not know; it signs with k1.
+            let ring = try KeyRing(parsing: "k1:" + Data(TestServer.secret).base64EncodedString() + ",k3:" + Data(repeating: 0x33, count: 32).base64EncodedString())
+            try await TestServer.with(configure: { config in
+                Self.edge([parent.baseURL])(&config)
+                config.keys = ring
+            }) { edge in
+                let name = "demo_160kbps.ogg"
+                let path = "/tracks/" + name
+                let player = URLSigner.sign(
+                    path: path, key: try #require(ring.key(for: "k3")), expires: Int64(Date().timeIntervalSince1970) + 600, uid: "player-42"
+                )
+                let first = try await edge.fetch(player)
+                #expect(first.status == 200)
+                #expect(first.body == TestMedia.bytes(name))
+                let direct = try await parent.fetch(parent.sign(path))
+                #expect(first.header("ETag") == direct.header("ETag"))
+                #expect(first.header("Last-Modified") == direct.header("Last-Modified"))
+                #expect(first.header("X-Content-Duration") == direct.header("X-Content-Duration"))
+                #expect(first.header("Content-Length") == String(direct.body.count))
+                let second = try await edge.fetch(player)
+                #expect(second.body == first.body)
+                let range = try await edge.fetch(player, headers: [("Range", "bytes=1000-1999")])
+                #expect(range.status == 206)
+                #expect(range.body == Array(direct.body[1000...1999]))
+                let etag = try #require(first.header("ETag"))
+                #expect(try await edge.fetch(player, headers: [("If-None-Match", etag)]).status == 304)
+                #expect(try await CacheTests.cacheField(edge) == ["UPSTREAM", "HIT", "HIT", "HIT"])
+
+                // The parent saw the edge's own signature, never the player's token, which it refuses.
+                let seen = try await Self.records(parent, path: path)
+                let fromEdge = seen.filter { ($0["uid"] as? String) == "oggedge-edge" }
+                #expect(!fromEdge.isEmpty)
+                #expect(fromEdge.allSatisfy { ($0["auth"] as? String) == "ok" && ($0["status"] as? Int) == 206 })
+                #expect(!seen.contains { ($0["uid"] as? String) == "player-42" })
+                #expect(Self.bytesServed(fromEdge) == direct.body.count)
+                let refused = try await parent.fetch(player)
+                #expect(refused.status == 403)
+                #expect(refused.bodyText == #"{"error":"unknown_key"}"#)
+            }
+        }
+    }
+
+    @Test func randomRangesOnColdEdgesAreByteExactAcrossSliceBoundaries() async throws {
+        let name = TestMedia.bigTracks[0]
+        let file = TestMedia.bytes(name)
+        let length = file.count
+        var rng = SplitMix64(seed: 0x0991_edce)
+        try await TestServer.with { parent in
+            for _ in 0..<3 {
+                // Two 64 KiB chunks per slice: a 0.8 MB rendition has a dozen slice boundaries.
+                try await TestServer.with(configure: Self.edge([parent.baseURL], sliceChunks: 2)) { edge in
+                    let target = edge.sign("/tracks/" + name)
+                    for _ in 0..<12 {
+                        let a = Int(rng.next() % UInt64(length))
+                        let span = Int(rng.next() % 300_000)
+                        let header: String
+                        let expected: ClosedRange<Int>
+                        switch rng.next() % 4 {
+                        case 0:
+                            header = "bytes=\(a)-"
+                            expected = a...(length - 1)
+                        case 1:
+                            let n = max(1, span)
+                            header = "bytes=-\(n)"
+                            expected = max(0, length - n)...(length - 1)
+                        default:
+                            let b = min(length - 1, a + span)
+                            header = "bytes=\(a)-\(b)"
+                            expected = a...b
+                        }
+                        let response = try await edge.fetch(target, headers: [("Range", header)])
+                        #expect(response.status == 206, "\(header)")
+                        #expect(response.header("Content-Range") == "bytes \(expected.lowerBound)-\(expected.upperBound)/\(length)", "\(header)")
+                        #expect(response.body == Array(file[expected]), "\(header)")
+                    }
+                    let whole = try await edge.fetch(target)
+                    #expect(whole.body == file)
+                }
+            }
+        }
+    }
+
+    @Test func concurrentPlayersOfAColdRenditionCostOneUpstreamFetchOfEachByte() async throws {
+        let name = TestMedia.bigTracks[1]
+        let file = TestMedia.bytes(name)
+        try await TestServer.with { parent in
+            try await TestServer.with(configure: Self.edge([parent.baseURL])) { edge in
+                let target = edge.sign("/tracks/" + name)
+                let bodies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                    for _ in 0..<24 { group.addTask { try await edge.fetch(target).body } }
+                    var all: [[UInt8]] = []
+                    for try await body in group { all.append(body) }
+                    return all
+                }
+                #expect(bodies.count == 24)
+                #expect(bodies.allSatisfy { $0 == file })
+                let fetched = try await Self.records(parent, path: "/tracks/" + name)
+                #expect(Self.bytesServed(fetched) == file.count, "parent sent \(Self.bytesServed(fetched)) bytes in \(fetched.count) responses")
+                let caches = try await CacheTests.cacheField(edge)
+                #expect(caches.filter { $0 == "UPSTREAM" }.count == 1, "\(caches)")
+                #expect(caches.allSatisfy { ["UPSTREAM", "COALESCED", "HIT"].contains($0) }, "\(caches)")
+            }
+        }
+    }
+
+    /// A parent as a real `oggedge serve` process (killed with SIGKILL, like a crash).
+    struct ParentProcess {
+        let running: KillRecoveryTests.Running
+        var baseURL: String { "http://127.0.0.1:\(running.port)" }
+
+        static func start() async throws -> ParentProcess {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-parent-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let running = try await KillRecoveryTests.start(cacheDir: dir + "/cache", logDir: dir)
+            try #require(running.port > 0)
+            return ParentProcess(running: running)
+        }
+
+        func kill9() async {
+            guard running.process.isRunning else { return }
+            kill(running.process.processIdentifier, SIGKILL)
+            await offload { running.process.waitUntilExit() }
+        }
+    }
+
+    @Test func aParentKilledMidResponseIsReplacedAndTheResponseCompletesByteExact() async throws {
+        let name = TestMedia.hugeTrack
+        let file = TestMedia.bytes(name)
+        let first = try await ParentProcess.start()
+        let second = try await ParentProcess.start()
+        do {
+            try await TestServer.with(configure: Self.edge([first.baseURL, second.baseURL], sliceChunks: 1)) { edge in
+                let tier = try #require(edge.server.parentTier)
+                let trackId = String(name.prefix { $0 != "_" })
+                let primaryIndex = tier.pool.rendezvous(for: trackId)[0]
+                let primary = primaryIndex == 0 ? first : second
+                // A slow player: a small receive window, and it reads nothing until the parent is gone.
+                let fd = RawHTTP.connectLoopback(port: edge.port, receiveBuffer: 8192)
+                try #require(fd >= 0)
+                let request = Array("GET \(edge.sign("/tracks/" + name)) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+                _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+                let (start, _) = await RawHTTP.readAll(fd: fd, timeout: 20, readLimit: 1)
+                try #require(!start.isEmpty)
+                await primary.kill9()
+                let rest = await Self.readToClose(fd)
+                let bytes = start + rest
+                let sep = try #require(RawHTTP.headEnd(bytes))
+                #expect(String(decoding: bytes[..<sep], as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+                let body = Array(bytes[(sep + 4)...])
+                #expect(body.count == file.count)
+                #expect(body == file)
+                #expect(tier.answers(from: 1 - primaryIndex) > 0, "the backup parent served none of it")
+            }
+        } catch {
+            await first.kill9()
+            await second.kill9()
+            throw error
+        }
+        await first.kill9()
+        await second.kill9()
+    }
+
+    @Test func aStalledParentTimesOutAndTheBodyResumesFromTheNextParent() async throws {
+        try await TestServer.with { real in
+            // Pick a rendition the stalling parent is asked first for (rendezvous order).
+            let candidates = ["demo_160kbps.ogg", "onlyhi_320kbps.ogg"] + TestMedia.bigTracks
+            let sendBytes = 10_000
+            var stalling: StallingParent?
+            var chosen: String?
+            for name in candidates {
+                let head = try await real.fetch(real.sign("/tracks/" + name), method: .HEAD)
+                let parent = try await StallingParent.start(
+                    media: TestMedia.directory, etag: try #require(head.header("ETag")),
+                    lastModified: try #require(head.header("Last-Modified")), sendBytes: sendBytes
+                )
+                let pool = ParentPool(parents: try ["http://127.0.0.1:\(parent.port)", real.baseURL].map { try ParentEndpoint(parsing: $0) }, coolDown: .seconds(1))
+                if pool.rendezvous(for: String(name.prefix { $0 != "_" }))[0] == 0 {
+                    stalling = parent
+                    chosen = name
+                    break
+                }
+                await parent.stop()
+            }
+            let parent = try #require(stalling, "no candidate hashed to the stalling parent first")
+            let name = try #require(chosen)
+            try await TestServer.with(configure: Self.edge(["http://127.0.0.1:\(parent.port)", real.baseURL], stallMs: 300)) { edge in
+                let response = try await edge.fetch(edge.sign("/tracks/" + name))
+                #expect(response.status == 200)
+                #expect(response.body == TestMedia.bytes(name))
+                #expect(parent.requests >= 1)
+                let resumed = try await Self.records(real, path: "/tracks/" + name).filter { ($0["uid"] as? String) == "oggedge-edge" }
+                #expect(resumed.contains { ($0["range_start"] as? Int) == sendBytes }, "no resume from byte \(sendBytes)")
+                #expect(try await CacheTests.cacheField(edge) == ["UPSTREAM"])
+            }
+            await parent.stop()
+        }
+    }
+
+    @Test func everyParentDownIsACleanBadGatewayAndA404IsRemembered() async throws {
+        // Ports that were just free: nothing listens there.
+        let dead = try await TestServer.start()
+        let deadURL = dead.baseURL
+        await dead.stop()
+        try await TestServer.with(configure: Self.edge([deadURL])) { edge in
+            let response = try await edge.fetch(edge.sign("/tracks/demo_160kbps.ogg"))
+            #expect(response.status == 502)
+            #expect(response.bodyText == #"{"error":"upstream_unavailable"}"#)
+            #expect(try await edge.fetch("/healthz").status == 200)
+        }
+
+        let media = try CacheTests.mediaCopy()
+        try await TestServer.with(configure: { $0.mediaDirectory = media }) { parent in
+            try await TestServer.with(configure: Self.edge([parent.baseURL])) { edge in
+                let target = edge.sign("/tracks/later_160kbps.ogg")
+                let missing = try await edge.fetch(target)
+                #expect(missing.status == 404)
+                #expect(missing.bodyText == #"{"error":"not_found"}"#)
+                // The parent gets it now, but the edge remembers the 404 (negative TTL 10 s).
+                try FileManager.default.copyItem(atPath: media + "/tracks/demo_160kbps.ogg", toPath: media + "/tracks/later_160kbps.ogg")
+                #expect(try await edge.fetch(target).status == 404)
+                #expect(try await Self.records(parent, path: "/tracks/later_160kbps.ogg").count == 1)
+                // A purge forgets the 404 at once.
+                let auth = [("Authorization", "Bearer test-admin-token")]
+                _ = try await edge.fetch("/admin/cache/later_160kbps", method: .DELETE, headers: auth)
+                let found = try await edge.fetch(target)
+                #expect(found.status == 200)
+                #expect(found.body == TestMedia.bytes("demo_160kbps.ogg"))
+            }
+        }
+    }
+
+    @Test func aKnownRenditionWhoseBytesNoParentCanDeliverIsACleanBadGatewayNotACutResponse() async throws {
+        let name = TestMedia.bigTracks[5]
+        let file = TestMedia.bytes(name)
+        let parent = try await ParentProcess.start()
+        do {
+            try await TestServer.with(configure: Self.edge([parent.baseURL], sliceChunks: 1)) { edge in
+                let target = edge.sign("/tracks/" + name)
+                let head = try await edge.fetch(target, headers: [("Range", "bytes=0-999")])
+                #expect(head.body == Array(file[0...999]))
+                await parent.kill9()
+                // The cached bytes still serve; bytes only a parent has get a clean 502.
+                #expect(try await edge.fetch(target, headers: [("Range", "bytes=0-999")]).status == 206)
+                let far = try await edge.fetch(target, headers: [("Range", "bytes=700000-")])
+                #expect(far.status == 502)
+                #expect(far.bodyText == #"{"error":"upstream_unavailable"}"#)
+                #expect(try await CacheTests.cacheField(edge) == ["UPSTREAM", "HIT", "ERROR"])
+            }
+        } catch {
+            await parent.kill9()
+            throw error
+        }
+        await parent.kill9()
+    }
+
+    @Test func aParentThatNeverAnswersIsAGatewayTimeout() async throws {
+        let silent = try await StallingParent.start(media: TestMedia.directory, etag: "\"x\"", lastModified: "", sendBytes: -1)
+        try await TestServer.with(configure: { config in
+            Self.edge(["http://127.0.0.1:\(silent.port)"])(&config)
+            config.upstreamOptions.firstByteTimeout = .milliseconds(300)
+        }) { edge in
+            let response = try await edge.fetch(edge.sign("/tracks/demo_160kbps.ogg"))
+            #expect(response.status == 504)
+            #expect(response.bodyText == #"{"error":"upstream_timeout"}"#)
+        }
+        await silent.stop()
+    }
+
+    @Test func aCachedCopyIsRevalidatedInTheBackgroundAndDroppedWhenTheParentsETagChanges() async throws {
+        let media = try CacheTests.mediaCopy()
+        try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 0 }) { parent in
+            try await TestServer.with(configure: { config in
+                Self.edge([parent.baseURL])(&config)
+                config.upstreamRevalidateSeconds = 0
+            }) { edge in
+                let target = edge.sign("/tracks/demo_160kbps.ogg")
+                let old = TestMedia.bytes("demo_160kbps.ogg")
+                #expect(try await edge.fetch(target).body == old)
+                // Due at once (interval 0): served from the cache, revalidated behind it (304).
+                #expect(try await edge.fetch(target).body == old)
+                await edge.server.directory.upstreamRevalidationsSettled()
+                let asked = try await Self.records(parent, path: "/tracks/demo_160kbps.ogg")
+                #expect(asked.contains { ($0["status"] as? Int) == 304 })
+                // The parent's file is replaced: the next hit still serves the cached copy, and
+                // its revalidation drops it, so the request after pulls the new version.
+                let fresh = TestMedia.bytes("demo_96kbps.ogg")
+                try Data(fresh).write(to: URL(fileURLWithPath: media + "/tracks/new.tmp"))
+                #expect(rename(media + "/tracks/new.tmp", media + "/tracks/demo_160kbps.ogg") == 0)
+                #expect(try await edge.fetch(target).body == old)
+                await edge.server.directory.upstreamRevalidationsSettled()
+                let again = try await edge.fetch(target)
+                #expect(again.body == fresh)
+                #expect(try await CacheTests.cacheField(edge) == ["UPSTREAM", "HIT", "HIT", "UPSTREAM"])
+            }
+        }
+    }
+
+    @Test func aRestartedEdgeServesItsCachedCopyWithoutPullingItAgain() async throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-edge-cache-\(UUID().uuidString)").path
+        let name = TestMedia.bigTracks[4]
+        try await TestServer.with { parent in
+            for _ in 0..<2 {
+                try await TestServer.with(configure: { config in
+                    Self.edge([parent.baseURL])(&config)
+                    config.cacheDirectory = cache
+                }) { edge in
+                    let response = try await edge.fetch(edge.sign("/tracks/" + name))
+                    #expect(response.body == TestMedia.bytes(name))
+                }
+            }
+            let pulled = try await Self.records(parent, path: "/tracks/" + name).filter { ($0["status"] as? Int) == 206 }
+            #expect(Self.bytesServed(pulled) == TestMedia.bytes(name).count)
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx"), "nginx is not installed"))
+    func anEdgeInFrontOfNginxServesItsFilesByteExact() async throws {
+        let nginx = try await NginxParent.start(root: TestMedia.directory)
+        defer { nginx.stop() }
+        try await TestServer.with(configure: Self.edge([nginx.baseURL], sliceChunks: 2)) { edge in
+            let name = TestMedia.bigTracks[2]
+            let file = TestMedia.bytes(name)
+            let target = edge.sign("/tracks/" + name)
+            let whole = try await edge.fetch(target)
+            #expect(whole.status == 200)
+            #expect(whole.body == file)
+            #expect(whole.header("ETag")?.hasPrefix("\"") == true)
+            let seek = try await edge.fetch(target, headers: [("Range", "bytes=300000-400000")])
+            #expect(seek.body == Array(file[300_000...400_000]))
+            let cold = TestMedia.bigTracks[3]
+            let coldSeek = try await edge.fetch(edge.sign("/tracks/" + cold), headers: [("Range", "bytes=500000-")])
+            #expect(coldSeek.status == 206)
+            #expect(coldSeek.body == Array(TestMedia.bytes(cold)[500_000...]))
+            #expect(try await CacheTests.cacheField(edge) == ["UPSTREAM", "HIT", "UPSTREAM"])
+        }
+    }
+
+    @Test func parentAnswersThatDoNotAddUpAreRefused() {
+        let asked = ByteRange(start: 0, end: 262_143)
+        func headers(_ pairs: [String: String]) -> (String) -> String? { { name in pairs.first { $0.key.lowercased() == name.lowercased() }?.value } }
+        let good = ParentAnswer.evaluate(
+            status: 206, header: headers(["Content-Range": "bytes 0-99999/100000", "ETag": "\"abc\"", "X-Content-Duration": "12.5"]),
+            requested: asked, expecting: nil
+        )
+        guard case .success(let accepted) = good else { Issue.record("\(good)"); return }
+        #expect(accepted.facts.length == 100_000)
+        #expect(accepted.facts.etag == "abc")
+        #expect(accepted.facts.durationMillis == 12_500)
+        #expect(accepted.range == ByteRange(start: 0, end: 99_999))
+        let hostile: [(Int, [String: String])] = [
+            (206, [:]),
+            (206, ["Content-Range": "bytes 5-99999/100000"]),
+            (206, ["Content-Range": "bytes 0-99998/100000"]),
+            (206, ["Content-Range": "bytes 0-99999/*"]),
+            (206, ["Content-Range": "bytes 0-99999/99999"]),
+            (206, ["Content-Range": "bytes 0-99999/100000", "Content-Length": "5"]),
+            (206, ["Content-Range": "bytes 0-999999999999999999999/100000"]),
+            (200, [:]),
+            (302, ["Location": "/elsewhere"]),
+            (403, [:]),
+            (503, [:]),
+        ]
+        for (status, pairs) in hostile {
+            let verdict = ParentAnswer.evaluate(status: status, header: headers(pairs), requested: asked, expecting: nil)
+            guard case .failure(.failed) = verdict else { Issue.record("\(status) \(pairs) → \(verdict)"); continue }
+        }
+        let facts = accepted.facts
+        let changed = ParentAnswer.evaluate(
+            status: 206, header: headers(["Content-Range": "bytes 0-99999/100000", "ETag": "\"other\""]), requested: asked, expecting: facts
+        )
+        #expect(changed == .failure(.changed))
+        #expect(ParentAnswer.evaluate(status: 412, header: headers([:]), requested: asked, expecting: facts) == .failure(.changed))
+        #expect(ParentAnswer.evaluate(status: 404, header: headers([:]), requested: asked, expecting: nil) == .failure(.notFound))
+        #expect(ParentAnswer.parseDuration("-1") == nil)
+        #expect(ParentAnswer.parseDuration("1e9") == nil)
+        #expect(ParentAnswer.parseDuration("99999999999") == nil)
+    }
+
+    @Test func rendezvousSpreadsTracksEvenlyAndLosingAParentMovesOnlyItsTracks() throws {
+        let urls = (0..<5).map { "http://10.0.0.\($0 + 1):8080" }
+        let pool = ParentPool(parents: try urls.map { try ParentEndpoint(parsing: $0) }, coolDown: .seconds(1))
+        var load = [Int](repeating: 0, count: urls.count)
+        var firstChoice: [String: Int] = [:]
+        for i in 0..<50_000 {
+            let id = "track\(i)"
+            let order = pool.rendezvous(for: id)
+            load[order[0]] += 1
+            firstChoice[id] = order[0]
+        }
+        let mean = 50_000.0 / Double(urls.count)
+        #expect(Double(load.max()!) / mean < 1.05, "\(load)")
+        // Parent 2 fails: its tracks go to their second choice, every other track stays.
+        pool.failed(2, now: 1)
+        var moved = 0
+        for (id, was) in firstChoice.prefix(5_000) {
+            let now = pool.order(for: id, now: 2)[0]
+            if was == 2 { #expect(now != 2) } else { #expect(now == was) }
+            if now != was { moved += 1 }
+        }
+        #expect(moved > 0)
+    }
+
+    @Test func parentURLsAreValidated() {
+        #expect(throws: ParentEndpoint.InvalidURL.self) { try ParentEndpoint(parsing: "https://x") }
+        #expect(throws: ParentEndpoint.InvalidURL.self) { try ParentEndpoint(parsing: "http://h:99999") }
+        #expect(throws: ParentEndpoint.InvalidURL.self) { try ParentEndpoint(parsing: "http://u@h/") }
+        #expect(throws: ParentEndpoint.InvalidURL.self) { try ParentEndpoint(parsing: "http://h/x?y") }
+        #expect((try? ParentEndpoint(parsing: "http://127.0.0.1:8080/media/"))?.description == "http://127.0.0.1:8080/media")
+        #expect((try? ParentEndpoint(parsing: "http://[::1]:81"))?.origin == "http://[::1]:81")
+        #expect((try? ParentEndpoint.parseList(" http://a:1 , http://b:2,"))?.count == 2)
+    }
+
+    @Test func upstreamSettingsComeFromFlagsEnvironmentAndTheConfigFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-cfg-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let file = dir + "/c.json"
+        try Data(#"{"upstream": ["http://p1:8080", "http://p2:8080/base/"], "upstream-negative-ttl": 7, "upstream-stall-timeout-ms": 900}"#.utf8)
+            .write(to: URL(fileURLWithPath: file))
+        var env = ConfigurationTests.keys
+        env["OGGEDGE_UPSTREAM_REVALIDATE"] = "60"
+        let config = try ConfigurationLoader.load(flags: [:], environment: env, configFile: file)
+        #expect(config.upstreams == ["http://p1:8080", "http://p2:8080/base"])
+        #expect(config.upstreamRevalidateSeconds == 60)
+        #expect(config.upstreamNegativeTTLSeconds == 7)
+        #expect(config.upstreamOptions.stallTimeout == .milliseconds(900))
+        let flagged = try ConfigurationLoader.load(
+            flags: ["upstream": "http://127.0.0.1:9000", "upstream-revalidate": "5"], environment: env, configFile: file
+        )
+        #expect(flagged.upstreams == ["http://127.0.0.1:9000"])
+        #expect(flagged.upstreamRevalidateSeconds == 5)
+        let defaults = try ConfigurationLoader.load(flags: [:], environment: ConfigurationTests.keys, configFile: nil)
+        #expect(defaults.upstreams.isEmpty)
+        #expect(defaults.upstreamRevalidateSeconds == 300)
+        #expect(defaults.upstreamNegativeTTLSeconds == 10)
+        for bad in ["ftp://x", "https://secure:443", "http://", "http://h:0", "http://h/?q"] {
+            do {
+                _ = try ConfigurationLoader.load(flags: ["upstream": bad], environment: ConfigurationTests.keys, configFile: nil)
+                Issue.record("accepted \(bad)")
+            } catch {
+                #expect(!error.description.contains("\n"))
+                #expect(error.description.hasPrefix("upstream "))
+            }
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ConfigurationLoader.load(flags: ["upstream-revalidate": "-1"], environment: ConfigurationTests.keys, configFile: nil)
+        }
+    }
+
+    static func readToClose(_ fd: Int32) async -> [UInt8] {
+        await offload { () -> [UInt8] in
+            var tv = timeval(tv_sec: 60, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var out: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { break }
+                out.append(contentsOf: buffer[0..<n])
+            }
+            close(fd)
+            return out
+        }
+    }
+}
+
+/// A seeded generator, so a failing random range can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
