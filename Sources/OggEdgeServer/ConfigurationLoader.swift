@@ -11,7 +11,7 @@ public enum ConfigurationLoader {
         "host", "port", "media", "cache-dir", "cache-max-bytes", "delivery-log", "upstream",
         "signing-keys", "admin-token", "clock-skew-seconds", "max-connections", "redis-url", "redis-stream",
         "delivery-log-rotate-bytes", "revalidate-ms", "live-wait-seconds",
-    ]
+    ] + PlayerSettings.settingNames
 
     /// The environment variable for a setting: `cache-dir` → `OGGEDGE_CACHE_DIR`.
     public static func environmentName(_ setting: String) -> String {
@@ -64,6 +64,8 @@ public enum ConfigurationLoader {
         if let v = value("revalidate-ms") { config.revalidateMilliseconds = Int64(try integer(v, "revalidate-ms", in: 0...86_400_000)) }
         if let v = value("live-wait-seconds") { config.limits.liveRangeWaitSeconds = Int64(try integer(v, "live-wait-seconds", in: 0...300)) }
         if let v = value("max-connections") { config.limits.maxConnections = try integer(v, "max-connections", in: 1...1_000_000) }
+        try config.player.load(value)
+        try config.player.validate(host: config.host, redisURL: config.redisURL)
         return config
     }
 

@@ -30,6 +30,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("delivery-log"), help: "Delivery log file, or 'off' (default logs/delivery.jsonl).") var deliveryLog: String?
     @Option(help: "Parent tiers, comma-separated URLs.") var upstream: String?
     @Option(help: "JSON config file (flat object keyed by setting name).") var config: String?
+    @Flag(name: .customLong("stream-api"), help: "Serve GET /stream/{trackId} and the player at /player/ (needs OGGEDGE_REDIS_URL).")
+    var streamAPI = false
+    @Option(name: .customLong("public-base-url"), help: "Prefix of the URLs /stream hands out, e.g. https://cdn.example.com.")
+    var publicBaseURL: String?
+    @Flag(name: .customLong("demo-user"), help: "Let /player/ make demo sessions (quick start only; loopback hosts only).")
+    var demoUser = false
 
     func run() async throws {
         var flags: [String: String] = [:]
@@ -40,6 +46,9 @@ struct Serve: AsyncParsableCommand {
         flags["cache-max-bytes"] = cacheMaxBytes
         flags["delivery-log"] = deliveryLog
         flags["upstream"] = upstream
+        if streamAPI { flags["stream-api"] = "1" }
+        if demoUser { flags["demo-user"] = "1" }
+        flags["public-base-url"] = publicBaseURL
         let configuration: OriginConfiguration
         do {
             configuration = try ConfigurationLoader.load(
