@@ -36,7 +36,8 @@ import Testing
         let redis = try await offload { try RedisTestServer() }
         defer { redis.stop() }
         try await PlayerHarness.with(redis: redis) { h in
-            try await TestServer.with(configure: { $0.redisURL = h.redisURL }) { replica in
+            // The replica ships its delivery records to its own stream, as each node should.
+            try await TestServer.with(configure: { $0.redisURL = h.redisURL; $0.redisStream = "oggedge:replica" }) { replica in
                 let tracks = ["demo", "onlyhi", "tiny"]
                 var plays: [Play] = []
                 for i in 0..<100 {
@@ -124,7 +125,7 @@ import Testing
                 (#""event_type":7,"play_id":"p","position_ms":1"#, 400, "invalid_event_type"),
                 (#""event_type":"progress","position_ms":1"#, 400, "invalid_play_id"),
                 (#""event_type":"progress","play_id":"a b","position_ms":1"#, 400, "invalid_play_id"),
-                (#""event_type":"progress","play_id":"p"#, 400, "invalid_position_ms"),
+                (#""event_type":"progress","play_id":"p","stall_count":0"#, 400, "invalid_position_ms"),
                 (#""event_type":"seek","play_id":"p","position_ms":-1"#, 400, "invalid_position_ms"),
                 (#""event_type":"complete","play_id":"p","position_ms":true"#, 400, "invalid_position_ms"),
                 (#""play_id":"p","position_ms":0"#, 400, "invalid_tap_to_playing_ms"),
