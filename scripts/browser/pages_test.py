@@ -54,8 +54,10 @@ class Stack:
         self.base = f"http://127.0.0.1:{self.port}"
         wait_http(self.base + "/healthz")
         self.page_port = free_port()
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=os.path.abspath(WEB))
-        handler.log_message = lambda *a: None
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+        handler = functools.partial(Quiet, directory=os.path.abspath(WEB))
         self.pages = http.server.ThreadingHTTPServer(("127.0.0.1", self.page_port), handler)
         threading.Thread(target=self.pages.serve_forever, daemon=True).start()
         self.page_base = f"http://127.0.0.1:{self.page_port}/index.html?api={self.base}"

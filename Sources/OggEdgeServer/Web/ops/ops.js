@@ -59,7 +59,8 @@
       });
       out += `<path class="${line.cls}" d="${d}"/>`;
     }
-    out += `<text x="${L}" y="${H - 2}">${lines.map((l) => l.name).filter(Boolean).join("   ")}</text>`;
+    const legend = lines.filter((l) => l.name).map((l) => `<tspan class="lg-${l.cls}">■ ${l.name}</tspan>`).join("  ");
+    if (legend) out += `<text x="${L}" y="${H - 2}" xml:space="preserve">${legend}</text>`;
     svg.innerHTML = out;
   }
 

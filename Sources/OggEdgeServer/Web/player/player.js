@@ -20,6 +20,14 @@
   const connectionType = () => params.get("connection") || (navigator.connection && navigator.connection.effectiveType) || "";
   const setStatus = (text, error) => { $("status").textContent = text; $("status").className = "status" + (error ? " error" : ""); };
   const fmt = (s) => (isFinite(s) ? `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}` : "live");
+  const ICONS = {
+    play: '<svg viewBox="0 0 16 16" width="16" height="16"><path d="M4 2v12l10-6z" fill="currentColor"/></svg>',
+    pause: '<svg viewBox="0 0 16 16" width="16" height="16"><path d="M3 2h4v12H3zM9 2h4v12H9z" fill="currentColor"/></svg>',
+  };
+  const showPlaying = (playing) => {
+    $("play-pause").innerHTML = playing ? ICONS.pause : ICONS.play;
+    $("play-pause").setAttribute("aria-label", playing ? "pause" : "play");
+  };
   const absolute = (url) => (/^https?:/.test(url) ? url : API + url);
   const newPlayId = () => "p" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
 
@@ -47,7 +55,9 @@
 
   async function streamWithSession(trackId) {
     try {
-      return await fetchStream(trackId);
+      const info = await fetchStream(trackId);
+      if ($("session").textContent === "not signed in") $("session").textContent = "signed in (session cookie)";
+      return info;
     } catch (e) {
       if (e.status !== 401) throw e;
       if (params.get("demo") === "1") { await demoLogin(); return fetchStream(trackId); }
@@ -175,7 +185,7 @@
     audio.addEventListener("playing", () => {
       clearTimeout(state.stallTimer);
       if (state.audio !== audio) return;
-      $("play-pause").textContent = "⏸";
+      showPlaying(true);
       if (!state.started) {
         state.started = true;
         const ms = Math.round((performance.now() - state.tapAt) * 10) / 10;
@@ -188,7 +198,7 @@
         setStatus(`playing ${row.trackId} at ${state.quality} kbps`);
       }
     });
-    audio.addEventListener("pause", () => { if (state.audio === audio) $("play-pause").textContent = "▶"; });
+    audio.addEventListener("pause", () => { if (state.audio === audio) showPlaying(false); });
     audio.addEventListener("waiting", () => {
       if (state.audio !== audio || !state.started) return;
       setStatus("buffering…");
@@ -215,7 +225,7 @@
       beacon("complete");
       const next = state.index + 1;
       if (next < state.tracks.length) play(next, performance.now(), "auto-next");
-      else { $("play-pause").textContent = "▶"; setStatus("end of the list"); }
+      else { showPlaying(false); setStatus("end of the list"); }
     });
     audio.addEventListener("error", () => {
       if (state.audio !== audio) return;
