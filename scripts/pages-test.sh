@@ -6,6 +6,7 @@
 #   scripts/pages-test.sh                      assertions only
 #   scripts/pages-test.sh --screenshots docs   and screenshots of both pages
 #   scripts/pages-test.sh --bench 20           tap-to-playing over 20 plays -> bench/results/
+#                                              (with the release build: it is built if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v chromium >/dev/null || { echo "pages-test: chromium is not installed (apt-get install chromium)" >&2; exit 1; }
@@ -16,6 +17,8 @@ bin="$(swift build --show-bin-path)/oggedge"
 args=(--bin "$bin" --media .build-testmedia/media)
 if [ "${1:-}" = "--bench" ]; then
   mkdir -p bench/results
+  swift build -c release --product oggedge >/dev/null
+  args=(--bin "$(swift build -c release --show-bin-path)/oggedge" --media .build-testmedia/media)
   args+=(--bench "${2:-20}" --bench-out "bench/results/tap-to-playing-$(date -u +%Y%m%d).txt")
 elif [ "${1:-}" = "--screenshots" ]; then
   args+=(--screenshots "${2:-docs}")

@@ -38,6 +38,7 @@ class Stack:
     """redis-server + oggedge + a static server for the player page on another origin."""
 
     def __init__(self, binary, media):
+        self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="oggedge-pages-")
         self.redis_port = free_port()
         self.redis = subprocess.Popen(
@@ -125,6 +126,15 @@ def run_checks(stack, browser, shots):
         t0 = page.evaluate("document.getElementById('audio').currentTime")
         page.wait_for_function(f"() => document.getElementById('audio').currentTime > {t0} + 0.5")
         print(f"ok   premium on {connection}: plays at {label}, tap-to-playing {ms:.0f} ms on screen")
+        if connection == "4g":
+            # A stall (the element reports 'waiting' and nothing resumes it for 1.5 s): the player
+            # switches one bitrate down with the same token and plays on from where it was.
+            page.evaluate("document.getElementById('audio').dispatchEvent(new Event('waiting'))")
+            expect(page.locator("#quality")).to_have_text("160 kbps", timeout=5000)
+            expect(page.locator("#status")).to_contain_text("stalled: switched down to 160 kbps")
+            t1 = page.evaluate("document.getElementById('audio').currentTime")
+            page.wait_for_function(f"() => {{ const a = document.getElementById('audio'); return a.src.includes('_160kbps.ogg') && a.currentTime > {t1} + 0.5; }}")
+            print("ok   after a stall the player switched down to 160 kbps and plays on")
         context.close()
     context, page = player(browser, stack, "free-wifi", False, "wifi")
     tap(page, "demo")
@@ -216,7 +226,7 @@ def bench(stack, browser, plays, out):
             f.write(line + "\n")
         emit(f"date: {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}")
         emit(f"machine: {os.uname().sysname} {os.uname().release}, {os.cpu_count()} cores; {subprocess.run(['chromium', '--version'], capture_output=True, text=True).stdout.strip()}")
-        emit("command: scripts/pages-test.sh --bench " + str(plays))
+        emit("command: scripts/pages-test.sh --bench " + str(plays) + f"   (server: {stack.binary})")
         emit("tap -> /stream -> <audio> 'playing', headless Chromium, player page on another origin, premium user on 4g (320 kbps)")
         for kind in ("cached", "cold-transcode"):
             v = [ms for k, _, ms in rows if k == kind]

@@ -159,6 +159,7 @@
     state.started = false;
     state.nextProgress = 15000;
     state.stalls = 0;
+    state.note = "";
     state.audio = audio;
     audio.id = "audio";
     showQuality("");
@@ -195,7 +196,7 @@
         setStatus(`playing ${row.trackId} at ${state.quality} kbps`);
         beacon("start", { tap_to_playing_ms: ms, position_ms: 0 });
       } else {
-        setStatus(`playing ${row.trackId} at ${state.quality} kbps`);
+        setStatus(`playing ${row.trackId} at ${state.quality} kbps` + (state.note ? ` (${state.note})` : ""));
       }
     });
     audio.addEventListener("pause", () => { if (state.audio === audio) showPlaying(false); });
@@ -247,7 +248,8 @@
     a.src = url;
     a.currentTime = position;
     a.play().catch(() => {});
-    showQuality(`${why}: switched down to ${lower} kbps`);
+    state.note = `${why}: switched down to ${lower} kbps`;
+    showQuality(state.note);
     return true;
   }
 
