@@ -9,7 +9,7 @@ ops page's counters move, a purge from the ops page takes effect, a stream is co
 
   pages_test.py --bin PATH --media DIR [--screenshots DIR] [--bench N --bench-out FILE]
 """
-import argparse, contextlib, functools, http.server, json, os, re, socket, subprocess, sys, tempfile, threading, time
+import argparse, contextlib, functools, http.server, json, os, shutil, socket, subprocess, sys, tempfile, threading, time
 import urllib.request
 
 from playwright.sync_api import sync_playwright, expect
@@ -254,10 +254,12 @@ def main():
                 run_checks(stack, browser, a.screenshots)
             browser.close()
     except Exception:
-        sys.stderr.write(open(stack.dir + "/server.err").read()[-4000:])
-        raise
-    finally:
         stack.close()
+        sys.stderr.write(open(stack.dir + "/server.err").read()[-4000:])
+        sys.stderr.write(f"\nserver files kept in {stack.dir}\n")
+        raise
+    stack.close()
+    shutil.rmtree(stack.dir, ignore_errors=True)
     print("browser checks passed" if not a.bench else "bench done")
 
 
