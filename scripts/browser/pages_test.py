@@ -233,6 +233,14 @@ def bench(stack, browser, plays, out):
             emit(f"  {kind:<15} n={len(v):2d}  p50 {pct(v, 50):6.1f} ms  p95 {pct(v, 95):6.1f} ms  max {max(v):6.1f} ms  all: {', '.join(f'{x:.0f}' for x in v)}")
         v = [ms for _, ms in nexts]
         emit(f"  next-track      n={len(v):2d}  ({', '.join(h for h, _ in nexts)})  all: {', '.join(f'{x:.1f}' for x in v)} ms")
+        # The server's share, from its delivery log: /stream answers and the audio responses from byte 0.
+        records = [json.loads(line) for line in open(stack.dir + "/delivery.jsonl")]
+        streams = [r["duration_us"] / 1000 for r in records if r["path"].startswith("/stream/") and r["method"] == "GET"]
+        emit(f"  server: GET /stream p50 {pct(streams, 50):.2f} ms p95 {pct(streams, 95):.2f} ms (n={len(streams)})")
+        for cache in ("HIT", "MISS", "TRANSCODE"):
+            starts = [r["playback_start_us"] / 1000 for r in records if r["cache"] == cache and r["playback_start_us"] is not None]
+            if starts:
+                emit(f"  server: {cache:<9} playback_start p50 {pct(starts, 50):7.1f} ms  p95 {pct(starts, 95):7.1f} ms (n={len(starts)})")
         emit("")
 
 
