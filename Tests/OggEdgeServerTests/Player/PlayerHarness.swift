@@ -21,13 +21,19 @@ struct PlayerHarness {
     ) async throws -> T {
         let redis: RedisTestServer
         if let existing { redis = existing } else { redis = try await offload { try RedisTestServer() } }
-        defer { if existing == nil { redis.stop() } }
-        return try await TestServer.with(configure: { config in
-            config.redisURL = "redis://127.0.0.1:\(redis.port)"
-            config.player.streamAPI = true
-            configure(&config)
-        }) { server in
-            try await body(PlayerHarness(redis: redis, server: server))
+        do {
+            let result = try await TestServer.with(configure: { config in
+                config.redisURL = "redis://127.0.0.1:\(redis.port)"
+                config.player.streamAPI = true
+                configure(&config)
+            }) { server in
+                try await body(PlayerHarness(redis: redis, server: server))
+            }
+            if existing == nil { await offload { redis.stop() } }
+            return result
+        } catch {
+            if existing == nil { await offload { redis.stop() } }
+            throw error
         }
     }
 

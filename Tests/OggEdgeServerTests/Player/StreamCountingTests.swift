@@ -34,7 +34,7 @@ import Testing
 
     @Test func eachPlayCountsOnceAcrossDuplicatesReorderingRetriesTwoReplicasAndARedisRestart() async throws {
         let redis = try await offload { try RedisTestServer() }
-        defer { redis.stop() }
+        defer { Thread { redis.stop() }.start() }  // never block the cooperative pool
         try await PlayerHarness.with(redis: redis) { h in
             // The replica ships its delivery records to its own stream, as each node should.
             try await TestServer.with(configure: { $0.redisURL = h.redisURL; $0.redisStream = "oggedge:replica" }) { replica in
