@@ -1,3 +1,4 @@
+import Foundation
 import UnixSignals
 import Hummingbird
 import HummingbirdCore
@@ -34,11 +35,21 @@ public struct OriginServer: Sendable {
     /// Which version of each rendition, filled how: the cache in front of every origin.
     let directory: RenditionDirectory
     let handler: OriginHandler
+    /// Per-loop answers to cache hits, when the cache is on and the fast lane not switched off.
+    let fastLane: FastLaneShared?
+
+    /// The event loops that serve connections.
+    let eventLoopGroup: MultiThreadedEventLoopGroup
     /// Sends 30-second stream counts spooled while Redis was unreachable.
     let streamCounter: StreamCounter?
 
     /// Builds the server and its sources from `configuration`.
-    public init(configuration: OriginConfiguration, logger: Logger) throws {
+    /// - Parameter eventLoopGroup: the loops serving connections (NIO's shared group unless a
+    ///   caller, such as a test measuring one loop, brings its own).
+    public init(
+        configuration: OriginConfiguration, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
+    ) throws {
+        self.eventLoopGroup = eventLoopGroup
         self.configuration = configuration
         self.logger = logger
         var shipper: RedisStreamShipper?
@@ -97,11 +108,24 @@ public struct OriginServer: Sendable {
         let counters = DeliveryCounters()
         let ids = RequestIDGenerator()
         let limits = configuration.limits
+        let inFlight = InFlightResponses()
+        let unlogged = UnloggedResponses()
+        let rangePolicy = RangePolicy(maxRanges: limits.maxRanges)
+        if configuration.fastLane, let store {
+            self.fastLane = FastLaneShared(
+                verifier: verifier, directory: directory, store: store, rangePolicy: rangePolicy,
+                bodyLimit: limits.singleWriteLimit, log: log, metrics: OriginMetrics.shared, counters: counters,
+                inFlight: inFlight, ids: ids, unlogged: unlogged,
+                sendfileThreshold: ProcessInfo.processInfo.environment["OGGEDGE_EXPERIMENTAL_SENDFILE"] == "1" ? 32 * 1024 : nil
+            )
+        } else {
+            self.fastLane = nil
+        }
         self.handler = OriginHandler(
             tracks: TrackResponder(
                 verifier: verifier,
                 directory: directory,
-                rangePolicy: RangePolicy(maxRanges: limits.maxRanges),
+                rangePolicy: rangePolicy,
                 boundaryPrefix: "oggedge-" + ids.prefix + "-",
                 liveRangeWait: .seconds(limits.liveRangeWaitSeconds)
             ),
@@ -140,10 +164,11 @@ public struct OriginServer: Sendable {
             metrics: OriginMetrics.shared,
             readiness: self.readiness,
             counters: counters,
-            inFlight: InFlightResponses(),
+            inFlight: inFlight,
             ids: ids,
             dates: DateHeaderCache(),
-            limits: limits
+            limits: limits,
+            unlogged: unlogged
         )
     }
 
@@ -153,6 +178,9 @@ public struct OriginServer: Sendable {
         guard let slash = deliveryLog.lastIndex(of: "/") else { return "playback.jsonl" }
         return String(deliveryLog[...slash]) + "playback.jsonl"
     }
+
+    /// Responses the fast lane has answered (cache hits served synchronously on an event loop).
+    public var fastLaneResponses: Int { fastLane?.answered ?? 0 }
 
     /// Returns once every response received so far has been answered and its delivery record
     /// submitted to the log (then ``DeliveryLog/flush()`` writes them).
@@ -187,15 +215,19 @@ public struct OriginServer: Sendable {
         let limits = configuration.limits
         let handler = self.handler
         let readiness = self.readiness
+        let fastLane = self.fastLane
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [
                 ConnectionGuardHandler(
                     headTimeout: .seconds(limits.requestHeadTimeoutSeconds),
                     keepAliveTimeout: .seconds(limits.idleTimeoutSeconds),
-                    stallTimeout: .seconds(limits.sendStallTimeoutSeconds)
+                    stallTimeout: .seconds(limits.sendStallTimeoutSeconds),
+                    fastLane: fastLane
                 ),
             ],
-            idleTimeout: .seconds(limits.idleTimeoutSeconds),
+            // Idle keep-alive connections are cut by ConnectionGuardHandler, which also sees the
+            // requests the fast lane answers (Hummingbird's own timer would not).
+            idleTimeout: nil,
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: limits.maxHeaderBytes,
                 maxHeaderListSize: limits.maxHeaderBytes,
@@ -210,7 +242,7 @@ public struct OriginServer: Sendable {
                 reuseAddress: true,
                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
             ),
-            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            eventLoopGroup: eventLoopGroup,
             logger: logger,
             responder: { request, writer, channel in
                 await handler.handle(request, writer: writer, channel: channel)
