@@ -15,21 +15,45 @@ final class LiveStats: Sendable {
     /// Bytes by track are kept for at most this many tracks (the smallest is dropped).
     static let maxTracks = 2000
 
-    struct Slot {
-        var second: Int64 = -1
-        var ttfb: [CacheResult: [UInt32]] = [:]
-        var playbackStart: [CacheResult: [UInt32]] = [:]
-        var audioResponses: [CacheResult: Int] = [:]
+    /// The cache results in a fixed order, so hot-path counters are arrays indexed by position.
+    static let results: [CacheResult] = [.hit, .miss, .transcode, .coalesced, .upstream, .denied, .error]
+
+    static func index(_ result: CacheResult) -> Int {
+        switch result {
+        case .hit: 0
+        case .miss: 1
+        case .transcode: 2
+        case .coalesced: 3
+        case .upstream: 4
+        case .denied: 5
+        case .error: 6
+        }
     }
 
-    struct Totals {
-        var bytes: [CacheResult: Int64] = [:]
+    /// Everything behind the lock, in flat arrays allocated once: `[second slot][result][bucket]`
+    /// for the latency buckets, `[second slot][result]` for response counts. A slot reused for a
+    /// new second is zeroed in place, so recording an audio response never allocates (the fast
+    /// lane records on the event loop under an allocation budget).
+    struct State {
+        static let perSlot = LiveStats.results.count * LiveStats.bucketCount
+        var seconds = [Int64](repeating: -1, count: LiveStats.windowSeconds)
+        var ttfb = [UInt32](repeating: 0, count: LiveStats.windowSeconds * State.perSlot)
+        var playbackStart = [UInt32](repeating: 0, count: LiveStats.windowSeconds * State.perSlot)
+        var responses = [Int](repeating: 0, count: LiveStats.windowSeconds * LiveStats.results.count)
+        var bytes = [Int64](repeating: 0, count: LiveStats.results.count)
         var status: [Int: Int64] = [:]
         var refusals: [String: Int64] = [:]
         var trackBytes: [String: Int64] = [:]
+
+        mutating func reset(slot: Int, to second: Int64) {
+            seconds[slot] = second
+            for i in (slot * State.perSlot)..<((slot + 1) * State.perSlot) { ttfb[i] = 0; playbackStart[i] = 0 }
+            let n = LiveStats.results.count
+            for i in (slot * n)..<((slot + 1) * n) { responses[i] = 0 }
+        }
     }
 
-    private let state = Mutex<(slots: [Slot], totals: Totals)>((Array(repeating: Slot(), count: LiveStats.windowSeconds), Totals()))
+    private let state = Mutex(State())
 
     static func bucket(micros: Int64) -> Int {
         guard micros > 1 else { return 0 }
@@ -50,27 +74,36 @@ final class LiveStats: Sendable {
         return micros / 1000
     }
 
+    /// Records one response. Plain get-then-set instead of `+=` on subscripts: in a debug build an
+    /// unspecialised `_modify` accessor allocates its coroutine frame, and this runs on the event
+    /// loop of the fast lane, whose allocation budget is checked in debug builds.
     func record(_ record: DeliveryRecord, nowSeconds: Int64) {
         state.withLock { s in
-            s.totals.status[record.status, default: 0] += 1
-            if record.auth != "ok" { s.totals.refusals[record.auth, default: 0] += 1 }
+            s.status[record.status] = (s.status[record.status] ?? 0) + 1
+            if record.auth != "ok" { s.refusals[record.auth] = (s.refusals[record.auth] ?? 0) + 1 }
             guard let cache = record.cache else { return }
-            s.totals.bytes[cache, default: 0] += record.bytesSent
+            let r = Self.index(cache)
+            s.bytes[r] = s.bytes[r] + record.bytesSent
             if let track = record.track, record.bytesSent > 0 {
-                if s.totals.trackBytes[track] == nil, s.totals.trackBytes.count >= Self.maxTracks,
-                   let smallest = s.totals.trackBytes.min(by: { $0.value < $1.value }) {
-                    s.totals.trackBytes[smallest.key] = nil
+                let current = s.trackBytes[track]
+                if current == nil, s.trackBytes.count >= Self.maxTracks,
+                   let smallest = s.trackBytes.min(by: { $0.value < $1.value }) {
+                    s.trackBytes[smallest.key] = nil
                 }
-                s.totals.trackBytes[track, default: 0] += record.bytesSent
+                s.trackBytes[track] = (current ?? 0) + record.bytesSent
             }
-            let index = Int(nowSeconds % Int64(Self.windowSeconds))
-            if s.slots[index].second != nowSeconds { s.slots[index] = Slot(second: nowSeconds) }
-            s.slots[index].audioResponses[cache, default: 0] += 1
+            let slot = Int(nowSeconds % Int64(Self.windowSeconds))
+            if s.seconds[slot] != nowSeconds { s.reset(slot: slot, to: nowSeconds) }
+            let n = slot * Self.results.count + r
+            s.responses[n] = s.responses[n] + 1
+            let base = slot * State.perSlot + r * Self.bucketCount
             if let ttfb = record.ttfbMicros {
-                s.slots[index].ttfb[cache, default: Array(repeating: 0, count: Self.bucketCount)][Self.bucket(micros: ttfb)] += 1
+                let i = base + Self.bucket(micros: ttfb)
+                s.ttfb[i] = s.ttfb[i] &+ 1
             }
             if let start = record.playbackStartMicros {
-                s.slots[index].playbackStart[cache, default: Array(repeating: 0, count: Self.bucketCount)][Self.bucket(micros: start)] += 1
+                let i = base + Self.bucket(micros: start)
+                s.playbackStart[i] = s.playbackStart[i] &+ 1
             }
         }
     }
@@ -80,27 +113,37 @@ final class LiveStats: Sendable {
         var ttfb: [CacheResult: [UInt32]] = [:]
         var playbackStart: [CacheResult: [UInt32]] = [:]
         var windowResponses: [CacheResult: Int] = [:]
-        var totals = Totals()
+        var bytes: [CacheResult: Int64] = [:]
+        var status: [Int: Int64] = [:]
+        var refusals: [String: Int64] = [:]
+        var trackBytes: [String: Int64] = [:]
     }
 
     func snapshot(nowSeconds: Int64) -> Snapshot {
         state.withLock { s in
-            var out = Snapshot(totals: s.totals)
-            for slot in s.slots where slot.second > nowSeconds - Int64(Self.windowSeconds) && slot.second <= nowSeconds {
-                Self.merge(slot.ttfb, into: &out.ttfb)
-                Self.merge(slot.playbackStart, into: &out.playbackStart)
-                for (k, v) in slot.audioResponses { out.windowResponses[k, default: 0] += v }
+            // Copies, so the next record does not pay a copy-on-write on the event loop.
+            var out = Snapshot(status: Dictionary(uniqueKeysWithValues: s.status.map { ($0, $1) }),
+                               refusals: Dictionary(uniqueKeysWithValues: s.refusals.map { ($0, $1) }),
+                               trackBytes: Dictionary(uniqueKeysWithValues: s.trackBytes.map { ($0, $1) }))
+            for (r, result) in Self.results.enumerated() where s.bytes[r] > 0 { out.bytes[result] = s.bytes[r] }
+            for slot in 0..<Self.windowSeconds where s.seconds[slot] > nowSeconds - Int64(Self.windowSeconds) && s.seconds[slot] <= nowSeconds {
+                for (r, result) in Self.results.enumerated() where s.responses[slot * Self.results.count + r] > 0 {
+                    out.windowResponses[result, default: 0] += s.responses[slot * Self.results.count + r]
+                    let base = slot * State.perSlot + r * Self.bucketCount
+                    Self.add(s.ttfb[base..<(base + Self.bucketCount)], into: &out.ttfb[result, default: [UInt32](repeating: 0, count: Self.bucketCount)])
+                    Self.add(s.playbackStart[base..<(base + Self.bucketCount)], into: &out.playbackStart[result, default: [UInt32](repeating: 0, count: Self.bucketCount)])
+                }
+            }
+            for result in Self.results {
+                if out.ttfb[result]?.allSatisfy({ $0 == 0 }) == true { out.ttfb[result] = nil }
+                if out.playbackStart[result]?.allSatisfy({ $0 == 0 }) == true { out.playbackStart[result] = nil }
             }
             return out
         }
     }
 
-    private static func merge(_ from: [CacheResult: [UInt32]], into: inout [CacheResult: [UInt32]]) {
-        for (key, counts) in from {
-            var target = into[key] ?? Array(repeating: 0, count: bucketCount)
-            for i in 0..<bucketCount { target[i] += counts[i] }
-            into[key] = target
-        }
+    private static func add(_ from: ArraySlice<UInt32>, into: inout [UInt32]) {
+        for (i, c) in from.enumerated() { into[i] += c }
     }
 
     /// The `p`-quantile (0...1) of a bucket histogram, as a bucket's upper bound in ms.

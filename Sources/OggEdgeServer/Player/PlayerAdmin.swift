@@ -82,16 +82,16 @@ struct PlayerAdmin: Sendable {
         func object<K: Hashable>(_ d: [K: Int64], key: (K) -> String) -> String {
             "{" + d.map { JSONString.quoted(key($0.key)) + ":\($0.value)" }.sorted().joined(separator: ",") + "}"
         }
-        let top = snap.totals.trackBytes.sorted { $0.value > $1.value }.prefix(10)
+        let top = snap.trackBytes.sorted { $0.value > $1.value }.prefix(10)
             .map { "{\"track\":" + JSONString.quoted($0.key) + ",\"bytes\":\($0.value)}" }.joined(separator: ",")
         return "{\"now_ms\":\(nowMs),\"window_seconds\":\(LiveStats.windowSeconds),"
             + "\"latency\":{" + latency.joined(separator: ",") + "},"
             + "\"all\":{\"ttfb_ms\":" + percentiles(all.ttfb) + ",\"playback_start_ms\":" + percentiles(all.start) + "},"
             + "\"hit_ratio\":\(hitRatio),"
-            + "\"bytes_total\":\(snap.totals.bytes.values.reduce(0, +)),"
-            + "\"bytes_by_cache\":" + object(snap.totals.bytes) { $0.rawValue } + ","
-            + "\"responses_by_status\":" + object(snap.totals.status) { String($0) } + ","
-            + "\"refusals_by_reason\":" + object(snap.totals.refusals) { $0 } + ","
+            + "\"bytes_total\":\(snap.bytes.values.reduce(0, +)),"
+            + "\"bytes_by_cache\":" + object(snap.bytes) { $0.rawValue } + ","
+            + "\"responses_by_status\":" + object(snap.status) { String($0) } + ","
+            + "\"refusals_by_reason\":" + object(snap.refusals) { $0 } + ","
             + "\"transcodes\":{\"running\":\(g.transcodesRunning),\"queued\":\(g.transcodesQueued)},"
             + "\"cache\":{\"bytes\":\(g.cacheBytes),\"max_bytes\":\(g.cacheMaxBytes)},"
             + "\"top_tracks\":[" + top + "]}\n"
