@@ -125,6 +125,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            // The reference player (/player/) and the ops page (/admin/ui/): static files, no build step.
+            resources: [.copy("Web")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

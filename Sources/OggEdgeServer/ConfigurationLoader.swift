@@ -14,7 +14,7 @@ public enum ConfigurationLoader {
         "delivery-log-rotate-bytes", "revalidate-ms", "live-wait-seconds", "fast-lane",
         "upstream-revalidate", "upstream-negative-ttl", "upstream-connect-timeout-ms", "upstream-first-byte-timeout-ms",
         "upstream-stall-timeout-ms", "upstream-slice-chunks",
-    ]
+    ] + PlayerSettings.settingNames
 
     /// The environment variable for a setting: `cache-dir` → `OGGEDGE_CACHE_DIR`.
     public static func environmentName(_ setting: String) -> String {
@@ -93,6 +93,8 @@ public enum ConfigurationLoader {
             }
         }
         if let v = value("max-connections") { config.limits.maxConnections = try integer(v, "max-connections", in: 1...1_000_000) }
+        try config.player.load(value)
+        try config.player.validate(host: config.host, redisURL: config.redisURL)
         return config
     }
 

@@ -50,6 +50,8 @@ public struct OriginConfiguration: Sendable {
     public var adminToken: String?
     /// Limits that protect the server from hostile clients.
     public var limits = Limits()
+    /// The player side (`GET /stream/{trackId}`, `/player/`, stream counting); see ``PlayerSettings``.
+    public var player = PlayerSettings()
 
     /// Creates a configuration with defaults for everything but the keys.
     public init(keys: KeyRing) {

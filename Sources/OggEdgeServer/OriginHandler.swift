@@ -24,6 +24,8 @@ struct OriginHandler: Sendable {
     let tracks: TrackResponder
     let admin: AdminResponder
     let events: PlaybackEvents
+    /// `/stream/`, `/player/`, `/admin/ui/` (nil answers: not a player path).
+    let player: PlayerRoutes
     /// Refreshes sampled gauges before `/metrics` renders.
     let sampleGauges: @Sendable () -> Void
     let emitter: ResponseEmitter
@@ -119,6 +121,9 @@ struct OriginHandler: Sendable {
                 method: method, target: target, path: path, headers: request.head.headerFields,
                 clientIP: clientIP[...], now: now, sequence: sequence
             )
+        }
+        if let response = await player.respond(request, path: path, clientIP: clientIP, now: now) {
+            return response
         }
         if path == "/events/playback" {
             return await events.respond(request, clientIP: clientIP, now: now)

@@ -43,6 +43,8 @@ public struct OriginServer: Sendable {
 
     /// The event loops that serve connections.
     let eventLoopGroup: MultiThreadedEventLoopGroup
+    /// Sends 30-second stream counts spooled while Redis was unreachable.
+    let streamCounter: StreamCounter?
 
     /// Builds the server and its sources from `configuration`.
     /// - Parameter eventLoopGroup: the loops serving connections (NIO's shared group unless a
@@ -113,6 +115,8 @@ public struct OriginServer: Sendable {
         self.playbackLog = playbackLog
         self.playbackShipper = playbackShipper
         let verifier = URLVerifier(keys: configuration.keys, leewaySeconds: configuration.clockSkewLeewaySeconds)
+        let player = try PlayerSide(configuration: configuration, store: store, logger: logger)
+        self.streamCounter = player.counter
         let counters = DeliveryCounters()
         let ids = RequestIDGenerator()
         let limits = configuration.limits
@@ -137,13 +141,14 @@ public struct OriginServer: Sendable {
                 boundaryPrefix: "oggedge-" + ids.prefix + "-",
                 liveRangeWait: .seconds(limits.liveRangeWaitSeconds)
             ),
-            admin: AdminResponder(token: configuration.adminToken, directory: directory, jobs: jobs) {
+            admin: AdminResponder(token: configuration.adminToken, directory: directory, jobs: jobs, player: player.admin) {
                 AdminStats(
                     cache: store?.stats() ?? CacheStats(), hits: counters[.hit], misses: counters[.miss], coalesced: counters[.coalesced],
                     transcodes: counters[.transcode], deliveryLogDropped: log.droppedRecords
                 )
             },
-            events: PlaybackEvents(verifier: verifier, log: playbackLog, window: EventWindow(), redis: lazyRedis),
+            events: PlaybackEvents(verifier: verifier, log: playbackLog, window: EventWindow(), redis: lazyRedis, counter: player.counter),
+            player: player.routes,
             sampleGauges: { [shipper] in
                 let metrics = OriginMetrics.shared
                 if let stats = store?.stats() {
@@ -276,6 +281,7 @@ public struct OriginServer: Sendable {
         var services: [any Service] = []
         if let shipper { services.append(shipper) }
         if let playbackShipper { services.append(playbackShipper) }
+        if let streamCounter { services.append(streamCounter) }
         services.append(deliveryLog)
         services.append(playbackLog)
         if let store { services.append(CacheCloser(store: store)) }

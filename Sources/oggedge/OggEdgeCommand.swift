@@ -33,6 +33,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("upstream-negative-ttl"), help: "Remember a parent's 404 for SECONDS (default 10).") var upstreamNegativeTTL: String?
     @Option(help: "JSON config file (flat object keyed by setting name).") var config: String?
     @Option(name: .customLong("max-connections"), help: "Concurrent connections (default 4096); the open-file limit is raised to match.") var maxConnections: String?
+    @Flag(name: .customLong("stream-api"), help: "Serve GET /stream/{trackId} and the player at /player/ (needs OGGEDGE_REDIS_URL).")
+    var streamAPI = false
+    @Option(name: .customLong("public-base-url"), help: "Prefix of the URLs /stream hands out, e.g. https://cdn.example.com.")
+    var publicBaseURL: String?
+    @Flag(name: .customLong("demo-user"), help: "Let /player/ make demo sessions (quick start only; loopback hosts only).")
+    var demoUser = false
 
     func run() async throws {
         var flags: [String: String] = [:]
@@ -46,6 +52,9 @@ struct Serve: AsyncParsableCommand {
         flags["max-connections"] = maxConnections
         flags["upstream-revalidate"] = upstreamRevalidate
         flags["upstream-negative-ttl"] = upstreamNegativeTTL
+        if streamAPI { flags["stream-api"] = "1" }
+        if demoUser { flags["demo-user"] = "1" }
+        flags["public-base-url"] = publicBaseURL
         let configuration: OriginConfiguration
         do {
             configuration = try ConfigurationLoader.load(
