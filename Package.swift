@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "oggedge", targets: ["oggedge"]),
+        .executable(name: "oggedge-load", targets: ["oggedge-load"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // C shims over Debian's system libraries.
@@ -123,6 +125,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            // The reference player (/player/) and the ops page (/admin/ui/): static files, no build step.
+            resources: [.copy("Web")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -137,6 +141,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The open-loop load generator of bench/ttfb.sh: fixed arrival rates, TTFB from the intended send time.
+        .executableTarget(
+            name: "oggedge-load",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -187,9 +203,12 @@ let package = Package(
             dependencies: ["OggEdgeCore"],
             swiftSettings: swiftSettings
         ),
+        // Test-only: counts each thread's heap allocations (the fast lane's allocation budget).
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
             name: "OggEdgeServerTests",
             dependencies: [
+                "CAllocationCounter",
                 "OggEdgeCore",
                 "OggEdgeCache",
                 "OggEdgeRedis",

@@ -11,7 +11,7 @@
 # response head arrived, first audio when the first Ogg page with audio arrived complete, both at
 # the client; playstart is the server's own measure (delivery log playback_start_us: Vorbis
 # headers + first audio page written).
-# Results are appended to bench/results/transcode-cold-<date>.txt with machine, date and command.
+# Results are appended to bench/results/transcode-cold-<date>.txt (or $TRANSCODE_COLD_OUT) with machine, date and command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kbps="${1:-160}"; levels="${2:-1 8 32}"
@@ -24,7 +24,7 @@ mkdir -p "$work/media/masters" "$work/media/tracks"
 export OGGEDGE_SIGNING_KEYS="bench:$(head -c 32 /dev/urandom | base64)"
 pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END { if (NR==0) {print "-"; exit} i=int((p/100)*NR+0.999); if(i<1)i=1; if(i>NR)i=NR; printf "%.1f", a[i] }'; }
 mkdir -p bench/results
-out="bench/results/transcode-cold-$(date -u +%Y%m%d).txt"
+out="${TRANSCODE_COLD_OUT:-bench/results/transcode-cold-$(date -u +%Y%m%d).txt}"
 {
 echo "date: $(date -u +%FT%TZ)"
 echo "machine: $(uname -srm), $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo)"
@@ -44,7 +44,8 @@ for n in $levels; do
   [ "$bad" -eq 0 ] || { echo "non-200 answers: $bad"; head -3 "$work/client"; }
   rss=$(awk '/VmHWM/ {print $2 " kB"}' /proc/$pid/status)
   # Bitrate of every finished rendition against its label (30 s masters).
-  err=$(for f in "$work/cache/renditions"/*.ogg; do stat -c %s "$f"; done | awk -v k="$kbps" '{e=($1*8/30/1000-k)/k*100; if(NR==1||e<lo)lo=e; if(NR==1||e>hi)hi=e} END {printf "%+.1f..%+.1f%%", lo, hi}')
+  # (finished transcodes as files in cache/renditions/; none there when they live only in the chunk cache: "n/a")
+  err=$(for f in "$work/cache/renditions"/*.ogg; do if [ -f "$f" ]; then stat -c %s "$f"; fi; done | awk -v k="$kbps" '{e=($1*8/30/1000-k)/k*100; if(NR==1||e<lo)lo=e; if(NR==1||e>hi)hi=e} END {if (NR==0) print "n/a"; else printf "%+.1f..%+.1f%%", lo, hi}')
   kill $pid; wait $pid 2>/dev/null || true
   ttfb_ms=$(awk '{print $2}' "$work/client")
   audio_ms=$(awk '{print $3}' "$work/client")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Quick start: install what is missing, build in release mode, make sample media and a
-# development signing key if there are none, print a signed URL and a curl line, and run
-# `oggedge serve` on 127.0.0.1:8080 in the foreground (Ctrl-C stops it).
+# development signing key if there are none, start a local redis-server for sessions and stream
+# counts (unless OGGEDGE_REDIS_URL is set), print a signed URL, the player's and the ops page's
+# addresses, and run `oggedge serve --stream-api --demo-user` on 127.0.0.1:8080 in the foreground
+# (Ctrl-C stops both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -28,5 +30,15 @@ Try it:
 Admin:   curl -H "Authorization: Bearer \$OGGEDGE_ADMIN_TOKEN" http://127.0.0.1:8080/admin/stats  (token in config/dev-keys.env)
 Metrics: curl http://127.0.0.1:8080/metrics
 
+Player:   http://127.0.0.1:8080/player/?demo=1   (signs you in as a demo user; --demo-user works on loopback only)
+Ops page: http://127.0.0.1:8080/admin/ui/        (admin token: $OGGEDGE_ADMIN_TOKEN)
+
 MSG
-exec "$bin" serve --host 127.0.0.1 --port 8080 --media media
+if [ -z "${OGGEDGE_REDIS_URL:-}" ]; then
+  mkdir -p .quickstart-redis
+  redis-server --port 6390 --bind 127.0.0.1 --dir "$PWD/.quickstart-redis" --save 60 1 --appendonly no >/dev/null &
+  redis_pid=$!
+  trap 'kill "$redis_pid" 2>/dev/null || true' EXIT
+  export OGGEDGE_REDIS_URL=redis://127.0.0.1:6390
+fi
+"$bin" serve --host 127.0.0.1 --port 8080 --media media --stream-api --demo-user

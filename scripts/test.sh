@@ -8,3 +8,12 @@ cd "$(dirname "$0")/.."
 export OGGEDGE_TEST_MEDIA="$PWD/.build-testmedia/media"
 swift build --build-tests
 swift test --skip-build
+# The pages in a real browser. CI (OGGEDGE_REQUIRE_BROWSER=1) fails without chromium/playwright;
+# a local run without them says so and skips.
+if command -v chromium >/dev/null && python3 -c 'import playwright' 2>/dev/null; then
+  ./scripts/pages-test.sh
+elif [ "${OGGEDGE_REQUIRE_BROWSER:-0}" = 1 ]; then
+  echo "test.sh: chromium and python playwright are required (OGGEDGE_REQUIRE_BROWSER=1)" >&2; exit 1
+else
+  echo "test.sh: skipping the browser checks (install chromium and 'pip install playwright' to run them)" >&2
+fi

@@ -59,6 +59,10 @@ public final class ChunkStore: Sendable {
     /// requests never create two generations of one rendition.
     let pendingMeta = Mutex<[String: RenditionMeta]>([:])
     let counters = Mutex(CacheStats())
+    /// The LMDB data file (for `sendfile` of pinned ranges).
+    public let dataFilePath: String
+    /// Read transactions currently pinning ranges for the socket.
+    let pinned = Atomic<Int>(0)
 
     /// Opens or creates the cache in `directory`.
     /// - Parameters:
@@ -66,6 +70,7 @@ public final class ChunkStore: Sendable {
     ///   - maxBytes: the bound on disk (the LMDB map size); at least 1 MiB.
     public init(directory: String, maxBytes: Int, chunkSize: Int = ChunkStore.defaultChunkSize) throws {
         try Self.makeDirectory(directory)
+        self.dataFilePath = directory + "/data.mdb"
         let bound = max(1 << 20, maxBytes) / 4096 * 4096
         let env = try LMDBEnvironment(directory: directory, mapSize: bound)
         self.env = env
@@ -161,6 +166,75 @@ public final class ChunkStore: Sendable {
         case .missing: break
         }
         return result
+    }
+
+    /// Lends the bytes `start...end` of one rendition version to `body`, piece by piece in order
+    /// (one piece per chunk), all inside one read transaction. The hot path of a cache hit: no
+    /// key array, one lock to learn which chunks are already verified and one to mark them used.
+    /// - Returns: true when every byte was there and verified; false as soon as one chunk is
+    ///   missing, short or corrupt (`body` may have seen earlier pieces: the caller discards them).
+    public func withRange(
+        rendition: String, generation: UInt32, chunkSize: Int, start: Int64, end: Int64,
+        _ body: (UnsafeRawBufferPointer) -> Void
+    ) -> Bool {
+        guard start >= 0, end >= start, chunkSize > 0 else { return false }
+        let size = Int64(chunkSize)
+        let first = start / size
+        let last = end / size
+        guard last - first < 64, last <= Int64(UInt32.max) else { return false }
+        let count = Int(last - first) + 1
+        var trustedMask: UInt64 = 0
+        recency.withLock { r in
+            var i = 0
+            while i < count {
+                if r.verified.contains(ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i))) {
+                    trustedMask |= 1 << UInt64(i)
+                }
+                i += 1
+            }
+        }
+        var corrupt: UInt32?
+        let complete = (try? env.read { txn -> Bool in
+            ChunkID.withKey(rendition: rendition, generation: generation) { key, setIndex in
+                var i = 0
+                while i < count {
+                    let index = first + Int64(i)
+                    setIndex(UInt32(index))
+                    var mk = MDB_val(mv_size: key.count, mv_data: key.baseAddress)
+                    var mv = MDB_val()
+                    guard mdb_get(txn.txn, env.chunks, &mk, &mv) == 0, mv.mv_size >= 4, let base = mv.mv_data else { return false }
+                    let payload = UnsafeRawBufferPointer(start: base + 4, count: mv.mv_size - 4)
+                    let chunkStart = index * size
+                    let lo = Int(max(start, chunkStart) - chunkStart)
+                    let hi = Int(min(end, chunkStart + size - 1) - chunkStart)
+                    guard payload.count > hi else { return false }
+                    if trustedMask & (1 << UInt64(i)) == 0 {
+                        let stored = base.loadUnaligned(as: UInt32.self).littleEndian
+                        guard Self.crc(payload) == stored else {
+                            corrupt = UInt32(index)
+                            return false
+                        }
+                    }
+                    body(UnsafeRawBufferPointer(start: payload.baseAddress! + lo, count: hi - lo + 1))
+                    i += 1
+                }
+                return true
+            }
+        }) ?? false
+        if let corrupt {
+            counters.withLock { $0.checksumFailures += 1 }
+            writer.enqueue(.deleteChunk(ChunkID(rendition: rendition, generation: generation, index: corrupt)))
+        }
+        guard complete else { return false }
+        recency.withLock { r in
+            var i = 0
+            while i < count {
+                let id = ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i))
+                r.touch(id, verified: trustedMask & (1 << UInt64(i)) == 0)
+                i += 1
+            }
+        }
+        return true
     }
 
     /// Queues `meta` for `rendition` (committed before any chunk queued after it).

@@ -1,4 +1,5 @@
 import CLMDB
+import Synchronization
 
 /// An LMDB failure, with the library's own message.
 public struct LMDBError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -29,6 +30,15 @@ final class LMDBEnvironment: @unchecked Sendable {
     let chunks: MDB_dbi
     let pageSize: Int
     let mapSize: Int
+    /// Read transactions reset after use, renewed by the next reader: `mdb_txn_begin` allocates
+    /// for every read-only transaction, `mdb_txn_renew` does not. Each holds a reader slot
+    /// (not a snapshot) while parked; at most `parkedLimit` are kept.
+    private let parked: Mutex<[ParkedTransaction]> = {
+        var list: [ParkedTransaction] = []
+        list.reserveCapacity(32)
+        return Mutex(list)
+    }()
+    private static let parkedLimit = 32
 
     /// Opens (creating) the environment in `directory`, mapping at most `mapSize` bytes.
     init(directory: String, mapSize: Int) throws(LMDBError) {
@@ -76,15 +86,39 @@ final class LMDBEnvironment: @unchecked Sendable {
     }
 
     deinit {
+        for parkedTxn in parked.withLock({ $0 }) { mdb_txn_abort(parkedTxn.txn) }
         mdb_env_close(env)
     }
 
     /// Runs `body` inside a read-only transaction that ends when `body` returns.
     func read<T>(_ body: (ReadTransaction) throws -> T) throws -> T {
+        let txn = try beginRead()
+        defer { endRead(txn) }
+        return try body(ReadTransaction(txn: txn, env: self))
+    }
+
+    /// A parked read transaction renewed (a fresh snapshot), else a new one.
+    func beginRead() throws(LMDBError) -> OpaquePointer {
+        if let reused = parked.withLock({ $0.popLast() })?.txn {
+            if mdb_txn_renew(reused) == 0 { return reused }
+            mdb_txn_abort(reused)
+        }
         var txn: OpaquePointer?
         try LMDBError.check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "begin read")
-        defer { mdb_txn_abort(txn) }
-        return try body(ReadTransaction(txn: txn!, env: self))
+        guard let txn else { throw LMDBError(code: -1, operation: "begin read") }
+        return txn
+    }
+
+    /// Ends a read transaction: its snapshot is released at once (`mdb_txn_reset`); the handle
+    /// is parked for the next reader.
+    func endRead(_ txn: OpaquePointer) {
+        mdb_txn_reset(txn)
+        let kept = parked.withLock { list -> Bool in
+            guard list.count < Self.parkedLimit else { return false }
+            list.append(ParkedTransaction(txn: txn))
+            return true
+        }
+        if !kept { mdb_txn_abort(txn) }
     }
 
     /// Runs `body` inside a write transaction, committed when `body` returns normally.
@@ -131,6 +165,12 @@ final class LMDBEnvironment: @unchecked Sendable {
         mdb_env_info(env, &info)
         return (Int(info.me_last_pgno) + 1) * pageSize
     }
+}
+
+/// A reset read transaction waiting to be renewed. `@unchecked Sendable`: an `MDB_NOTLS`
+/// read transaction may be renewed on any thread, and a parked one is owned by the list alone.
+struct ParkedTransaction: @unchecked Sendable {
+    let txn: OpaquePointer
 }
 
 /// What read and write transactions share.

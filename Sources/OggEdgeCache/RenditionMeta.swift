@@ -172,6 +172,24 @@ public struct ChunkID: Hashable, Sendable {
         return k
     }
 
+    /// Builds the LMDB key of `rendition`'s chunks of `generation` in temporary storage and lends
+    /// it to `body` with a function that sets its index in place (no array per lookup).
+    static func withKey<T>(
+        rendition: String, generation: UInt32,
+        _ body: (UnsafeMutableRawBufferPointer, (UInt32) -> Void) throws -> T
+    ) rethrows -> T {
+        let nameCount = rendition.utf8.count
+        return try withUnsafeTemporaryAllocation(byteCount: nameCount + 9, alignment: 1) { key in
+            var i = 0
+            for byte in rendition.utf8 { key[i] = byte; i += 1 }
+            key[nameCount] = 0
+            withUnsafeBytes(of: generation.bigEndian) { g in for j in 0..<4 { key[nameCount + 1 + j] = g[j] } }
+            return try body(key) { index in
+                withUnsafeBytes(of: index.bigEndian) { b in for j in 0..<4 { key[nameCount + 5 + j] = b[j] } }
+            }
+        }
+    }
+
     /// The key prefix of every chunk of `rendition`.
     static func prefix(_ rendition: String) -> [UInt8] {
         Array(rendition.utf8) + [0]

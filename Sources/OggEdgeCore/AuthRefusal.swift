@@ -44,13 +44,19 @@ public struct Grant: Sendable, Equatable {
     public let maxKbps: Int?
     /// The percent-decoded `acl` path prefix, if the token is a prefix (multi-file) token.
     public let acl: String?
+    /// The `st` parameter (not valid before), Unix seconds, if any.
+    public let notBefore: Int64?
+    /// The `ip` parameter, percent-decoded, if the token is bound to a client address.
+    public let ip: String?
 
     /// Makes a grant from its parts.
-    public init(kid: String, uid: String?, expires: Int64, maxKbps: Int?, acl: String?) {
+    public init(kid: String, uid: String?, expires: Int64, maxKbps: Int?, acl: String?, notBefore: Int64? = nil, ip: String? = nil) {
         self.kid = kid
         self.uid = uid
         self.expires = expires
         self.maxKbps = maxKbps
         self.acl = acl
+        self.notBefore = notBefore
+        self.ip = ip
     }
 }

@@ -153,9 +153,11 @@ struct JSONLineWriter {
     }
 
     mutating func key(_ name: StaticString) {
-        raw(",\"")
+        out.append(UInt8(ascii: ","))
+        out.append(UInt8(ascii: "\""))
         raw(name)
-        raw("\":")
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: ":"))
     }
 
     mutating func field(_ name: StaticString, string: String?) {
@@ -167,7 +169,13 @@ struct JSONLineWriter {
     mutating func field(_ name: StaticString, int: Int64?) {
         key(name)
         guard let int else { return raw("null") }
-        out.append(contentsOf: String(int).utf8)
+        guard int >= 0 else { return out.append(contentsOf: String(int).utf8) }
+        var divisor: Int64 = 1
+        while int / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            out.append(UInt8(truncatingIfNeeded: int / divisor % 10) &+ 48)
+            divisor /= 10
+        }
     }
 }
 
@@ -175,8 +183,13 @@ struct JSONLineWriter {
 public enum JSONString {
     /// Appends `value` as a quoted, escaped JSON string.
     public static func append(_ value: String, to out: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
+        // Most values (ids, paths, ranges) need no escape: copy them whole.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: value.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
@@ -185,11 +198,15 @@ public enum JSONString {
             case UInt8(ascii: "\r"): out.append(contentsOf: [92, UInt8(ascii: "r")])
             case UInt8(ascii: "\t"): out.append(contentsOf: [92, UInt8(ascii: "t")])
             case 0..<0x20, 0x7f:
-                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0xf)]])
+                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hexDigit(byte >> 4), hexDigit(byte & 0xf)])
             default: out.append(byte)
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? 48 + nibble : 87 + nibble
     }
 
     /// `value` as a quoted, escaped JSON string.
@@ -211,9 +228,20 @@ public enum RFC3339 {
         let date = HTTPDate.civilFromDays(days)
         let (y, m, d) = (Int64(date.year), Int64(date.month), Int64(date.day))
         func pad(_ v: Int64, _ width: Int) {
-            let s = String(v)
-            if s.utf8.count < width { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - s.utf8.count)) }
-            out.append(contentsOf: s.utf8)
+            guard v >= 0 else {
+                out.append(contentsOf: String(v).utf8)
+                return
+            }
+            var divisor: Int64 = 1
+            var digits = 1
+            while digits < width || v / divisor >= 10 {
+                divisor *= 10
+                digits += 1
+            }
+            while divisor > 0 {
+                out.append(UInt8(truncatingIfNeeded: v / divisor % 10) &+ 48)
+                divisor /= 10
+            }
         }
         pad(y, 4); out.append(UInt8(ascii: "-")); pad(m, 2); out.append(UInt8(ascii: "-")); pad(d, 2)
         out.append(UInt8(ascii: "T"))

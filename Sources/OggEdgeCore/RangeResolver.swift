@@ -47,6 +47,11 @@ public enum RangeResolver {
     ///   - length: the representation length in bytes (a negative value is treated as 0).
     ///   - policy: limits on the number of ranges.
     public static func resolve(_ header: Substring?, length: Int64, policy: RangePolicy = .default) -> RangeDecision {
+        // One spec (what players send): the same decision without building any array.
+        if let header, policy.maxRanges >= 1, let spec = singleSpec(header) {
+            guard let range = spec.resolve(length: max(length, 0)) else { return .unsatisfiable }
+            return .single(range)
+        }
         guard let header, let specs = parse(header, maxRanges: policy.maxRanges) else { return .full }
         let length = max(length, 0)
         var ranges: [ByteRange] = []
@@ -94,6 +99,20 @@ public enum RangeResolver {
             index = elementEnd < utf8.endIndex ? utf8.index(after: elementEnd) : elementEnd
         }
         return specs.isEmpty ? nil : specs
+    }
+
+    /// The spec of a header holding exactly one (no comma), else nil (the general parse decides).
+    private static func singleSpec(_ header: Substring) -> RangeSpec? {
+        let utf8 = header.utf8
+        var index = skipWhitespace(utf8, from: utf8.startIndex)
+        for expected in "bytes=".utf8 {
+            guard index < utf8.endIndex, lowercased(utf8[index]) == expected else { return nil }
+            index = utf8.index(after: index)
+        }
+        let rest = utf8[index...]
+        guard !rest.contains(UInt8(ascii: ",")) else { return nil }
+        let element = trimmed(rest)
+        return element.isEmpty ? nil : parseSpec(element)
     }
 
     /// Parses one non-empty, trimmed range-spec: `a-b`, `a-` or `-n`.

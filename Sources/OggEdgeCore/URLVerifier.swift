@@ -44,7 +44,10 @@ public struct URLVerifier: Sendable {
         if let ip = query.ip, !Self.sameAddress(Substring(ip), clientIP) { return .failure(.ipMismatch) }
         if let scope = query.scope, !scope.covers(path) { return .failure(.outsideAcl) }
         if let maxKbps = query.maxKbps, kbps > maxKbps { return .failure(.bitrateNotAllowed) }
-        return .success(Grant(kid: key.kid, uid: query.uid, expires: query.expires, maxKbps: query.maxKbps, acl: query.acl))
+        return .success(Grant(
+            kid: key.kid, uid: query.uid, expires: query.expires, maxKbps: query.maxKbps, acl: query.acl,
+            notBefore: query.notBefore, ip: query.ip
+        ))
     }
 
     private static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {

@@ -82,6 +82,20 @@ package final class RenditionDirectory: Sendable {
         entries.withLock { $0.values.filter { $0.session.isSequential && $0.session.phase == .producing }.count }
     }
 
+    /// The session of rendition `key` when it is complete, known in memory and was checked
+    /// against its origin less than the revalidation interval ago: what ``attach(_:)`` would
+    /// answer as a `HIT` without touching anything outside memory. Nil in every other case
+    /// (the caller then goes through ``attach(_:)``). Never blocks; safe on an event loop.
+    package func freshComplete(_ key: String, now: UInt64) -> FillSession? {
+        guard let (session, origin) = entries.withLock({ map -> (FillSession, Origin)? in
+            guard let entry = map[key], now &- entry.validatedAt < revalidateNanos else { return nil }
+            return (entry.session, entry.origin)
+        }), case .complete = session.phase, session.meta != nil else { return nil }
+        // A copy pulled from a parent is served while it is revalidated behind it, as `attach` does.
+        if case .upstream(let pull) = origin { revalidateIfDue(pull, key: key, now: now) }
+        return session
+    }
+
     /// Attaches a request to `track`: the cached version if its origin has not changed, else a
     /// new fill (or the one under way).
     /// - Parameter offset: the first byte the request wants, when known: a pull from a parent

@@ -15,11 +15,17 @@ struct AdminResponder: Sendable {
     let directory: RenditionDirectory
     let jobs: PrewarmJobs
     let stats: @Sendable () -> AdminStats
+    /// `/admin/streams`, `/admin/live`, `/admin/tracks`.
+    let player: PlayerAdmin?
 
-    init(token: String?, directory: RenditionDirectory, jobs: PrewarmJobs, stats: @escaping @Sendable () -> AdminStats) {
+    init(
+        token: String?, directory: RenditionDirectory, jobs: PrewarmJobs, player: PlayerAdmin? = nil,
+        stats: @escaping @Sendable () -> AdminStats
+    ) {
         self.token = token.map { Array($0.utf8) }
         self.directory = directory
         self.jobs = jobs
+        self.player = player
         self.stats = stats
     }
 
@@ -31,6 +37,7 @@ struct AdminResponder: Sendable {
               Self.constantTimeEquals(presented, token)
         else { return .error(.unauthorized, isHead: isHead) }
 
+        if let player, let response = await player.respond(request, path: path) { return response }
         if path == "/admin/stats" {
             guard method == .get || isHead else { return .error(.methodNotAllowed(allow: "GET, HEAD"), isHead: false) }
             return .text(.ok, stats().json, contentType: "application/json", isHead: isHead)

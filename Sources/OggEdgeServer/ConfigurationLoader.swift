@@ -11,10 +11,10 @@ public enum ConfigurationLoader {
     public static let settingNames: [String] = [
         "host", "port", "media", "cache-dir", "cache-max-bytes", "delivery-log", "upstream",
         "signing-keys", "admin-token", "clock-skew-seconds", "max-connections", "redis-url", "redis-stream",
-        "delivery-log-rotate-bytes", "revalidate-ms", "live-wait-seconds",
+        "delivery-log-rotate-bytes", "revalidate-ms", "live-wait-seconds", "fast-lane",
         "upstream-revalidate", "upstream-negative-ttl", "upstream-connect-timeout-ms", "upstream-first-byte-timeout-ms",
         "upstream-stall-timeout-ms", "upstream-slice-chunks",
-    ]
+    ] + PlayerSettings.settingNames
 
     /// The environment variable for a setting: `cache-dir` → `OGGEDGE_CACHE_DIR`.
     public static func environmentName(_ setting: String) -> String {
@@ -85,7 +85,16 @@ public enum ConfigurationLoader {
         if let v = value("clock-skew-seconds") { config.clockSkewLeewaySeconds = Int64(try integer(v, "clock-skew-seconds", in: 0...86_400)) }
         if let v = value("revalidate-ms") { config.revalidateMilliseconds = Int64(try integer(v, "revalidate-ms", in: 0...86_400_000)) }
         if let v = value("live-wait-seconds") { config.limits.liveRangeWaitSeconds = Int64(try integer(v, "live-wait-seconds", in: 0...300)) }
+        if let v = value("fast-lane") {
+            switch v.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "on", "1", "true": config.fastLane = true
+            case "off", "0", "false": config.fastLane = false
+            default: throw ConfigurationError("fast-lane must be on or off, got '\(v.prefix(40))'")
+            }
+        }
         if let v = value("max-connections") { config.limits.maxConnections = try integer(v, "max-connections", in: 1...1_000_000) }
+        try config.player.load(value)
+        try config.player.validate(host: config.host, redisURL: config.redisURL)
         return config
     }
 

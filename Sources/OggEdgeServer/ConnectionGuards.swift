@@ -16,14 +16,23 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     let headTimeout: TimeAmount
     let keepAliveTimeout: TimeAmount
     let stallTimeout: TimeAmount
-    private var headDeadline: Scheduled<Void>?
+    /// When the connection is cut unless a request head arrives first; nil while a request is
+    /// being answered.
+    private var headDeadline: NIODeadline?
+    /// The one timer that enforces `headDeadline`. Moving the deadline later does not touch it:
+    /// when it fires early it re-arms itself for the deadline then current, so a busy
+    /// keep-alive connection schedules one timer per timeout period, not one per request.
+    private var headTimer: Scheduled<Void>?
+    private var headTimerAt = NIODeadline.distantFuture
     private var stallDeadline: Scheduled<Void>?
     let meter = DeliveryMeter()
+    let fastLane: FastLaneShared?
 
-    init(headTimeout: TimeAmount, keepAliveTimeout: TimeAmount, stallTimeout: TimeAmount) {
+    init(headTimeout: TimeAmount, keepAliveTimeout: TimeAmount, stallTimeout: TimeAmount, fastLane: FastLaneShared? = nil) {
         self.headTimeout = headTimeout
         self.keepAliveTimeout = keepAliveTimeout
         self.stallTimeout = stallTimeout
+        self.fastLane = fastLane
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -33,6 +42,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         _ = context.channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: 256 * 1024)
         DeliveryMeters.shared.register(meter, for: context.channel)
         HTTP10FramingHandler.install(in: context.pipeline.syncOperations)
+        if let fastLane { installFastLane(fastLane, context: context) }
         if context.channel.isActive { armHead(context: context, after: headTimeout) }
     }
 
@@ -42,24 +52,21 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        headDeadline?.cancel()
+        cancelHeadTimer()
         stallDeadline?.cancel()
         meter.connectionClosed()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        headDeadline?.cancel()
+        cancelHeadTimer()
         stallDeadline?.cancel()
         meter.connectionClosed()
         DeliveryMeters.shared.remove(for: context.channel)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) {
-            headDeadline?.cancel()
-            headDeadline = nil
-        }
+        if case .head = unwrapInboundIn(data) { headDeadline = nil }
         context.fireChannelRead(data)
     }
 
@@ -99,11 +106,59 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireChannelWritabilityChanged()
     }
 
+    /// A request head reached the fast lane (which answers it without passing it on).
+    func requestHeadArrived() { headDeadline = nil }
+
+    /// The fast lane wrote a whole response: the next head gets the keep-alive timeout.
+    func responseEnded() {
+        guard let context = guardContext else { return }
+        armHead(context: context, after: keepAliveTimeout)
+    }
+
+    private var guardContext: ChannelHandlerContext?
+
     private func armHead(context: ChannelHandlerContext, after timeout: TimeAmount) {
-        headDeadline?.cancel()
+        guardContext = context
+        let deadline = NIODeadline.now() + timeout
+        headDeadline = deadline
+        if headTimer == nil || deadline < headTimerAt { scheduleHeadTimer(at: deadline, context: context) }
+    }
+
+    private func scheduleHeadTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        headTimer?.cancel()
+        headTimerAt = deadline
         let channel = context.channel
-        headDeadline = context.eventLoop.scheduleTask(in: timeout) {
-            channel.close(promise: nil)
+        let loop = context.eventLoop.assumeIsolated()
+        headTimer = loop.scheduleTask(deadline: deadline) { [self] in
+            headTimer = nil
+            guard let current = headDeadline else { return }  // a request is being answered
+            if current <= .now() {
+                channel.close(promise: nil)
+            } else {
+                scheduleHeadTimer(at: current, context: context)
+            }
+        }
+    }
+
+    private func cancelHeadTimer() {
+        headTimer?.cancel()
+        headTimer = nil
+        headDeadline = nil
+        guardContext = nil
+    }
+
+    /// Puts the fast lane right after the HTTP/1 decoder (before the HTTP/1.0 framing and the
+    /// types conversion) and its socket writer at the front of the pipeline.
+    private func installFastLane(_ shared: FastLaneShared, context: ChannelHandlerContext) {
+        let pipeline = context.pipeline.syncOperations
+        guard let framing = try? pipeline.handler(type: HTTP10FramingHandler.self) else { return }
+        let socket = FastLaneSocketWriter()
+        let lane = FastLaneHandler(lane: shared.lane(on: context.eventLoop), socket: socket, guardHandler: self)
+        do {
+            try pipeline.addHandler(socket, position: .first)
+            try pipeline.addHandler(lane, position: .before(framing))
+        } catch {
+            return
         }
     }
 }

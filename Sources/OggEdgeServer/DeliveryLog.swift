@@ -59,6 +59,16 @@ public final class DeliveryLog: Service, Sendable {
         append(line)
     }
 
+    /// Appends a record, formatting it in `scratch` (a buffer the caller keeps between calls, so
+    /// the hot path allocates no line).
+    func submit(_ record: DeliveryRecord, scratch: inout [UInt8]) {
+        shipper?.enqueue(record.fields)
+        guard path != nil else { return }
+        scratch.removeAll(keepingCapacity: true)
+        record.appendJSONLine(to: &scratch)
+        append(scratch)
+    }
+
     /// Appends an already formatted JSON line (ending in `\n`) and ships `fields`.
     public func submit(line: [UInt8], fields: [(String, String)]) {
         shipper?.enqueue(fields)

@@ -43,10 +43,15 @@ public struct OriginConfiguration: Sendable {
     /// How long a cached rendition's origin is trusted before it is checked again (`stat(2)`);
     /// like nginx's `open_file_cache_valid`.
     public var revalidateMilliseconds: Int64 = 1000
+    /// Answer cache hits of complete renditions synchronously on the event loop (the fast lane);
+    /// off sends every request the general way (for comparisons).
+    public var fastLane = true
     /// Bearer token for `/admin/`; `nil` makes `/admin/` answer 404.
     public var adminToken: String?
     /// Limits that protect the server from hostile clients.
     public var limits = Limits()
+    /// The player side (`GET /stream/{trackId}`, `/player/`, stream counting); see ``PlayerSettings``.
+    public var player = PlayerSettings()
 
     /// Creates a configuration with defaults for everything but the keys.
     public init(keys: KeyRing) {

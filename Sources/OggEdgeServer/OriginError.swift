@@ -47,6 +47,17 @@ public struct OriginError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A request body was not acceptable.
     public static func badRequest(_ reason: String) -> OriginError { OriginError(status: 400, reason: reason) }
 
+    /// `/stream`: no `session` cookie.
+    public static let notAuthenticated = OriginError(status: 401, reason: "not_authenticated")
+    /// `/stream`: the session is unknown to Redis (never made, or expired).
+    public static let sessionExpired = OriginError(status: 401, reason: "session_expired")
+    /// `/stream`: the `session` cookie is too long or has bytes a cookie cannot carry.
+    public static let invalidSessionCookie = OriginError(status: 400, reason: "invalid_session_cookie")
+    /// `/stream`, `/admin/streams`, demo login: Redis is unreachable or refused the command.
+    public static let redisUnavailable = OriginError(status: 503, reason: "redis_unavailable", headers: [("Retry-After", "1")])
+    /// A request from another origin that `stream-cors-origins` does not list.
+    public static let originNotAllowed = OriginError(status: 403, reason: "origin_not_allowed")
+
     /// The method is not allowed on this resource.
     public static func methodNotAllowed(allow: String) -> OriginError {
         OriginError(status: 405, reason: "method_not_allowed", headers: [("Allow", allow)])

@@ -24,6 +24,8 @@ struct OriginHandler: Sendable {
     let tracks: TrackResponder
     let admin: AdminResponder
     let events: PlaybackEvents
+    /// `/stream/`, `/player/`, `/admin/ui/` (nil answers: not a player path).
+    let player: PlayerRoutes
     /// Refreshes sampled gauges before `/metrics` renders.
     let sampleGauges: @Sendable () -> Void
     let emitter: ResponseEmitter
@@ -36,6 +38,8 @@ struct OriginHandler: Sendable {
     let ids: RequestIDGenerator
     let dates: DateHeaderCache
     let limits: OriginConfiguration.Limits
+    /// General-path audio responses not yet logged, by rendition (the fast lane waits for them).
+    let unlogged: UnloggedResponses
 
     func handle(_ request: Request, writer: consuming ResponseWriter, channel: any Channel) async {
         inFlight.enter()
@@ -58,6 +62,7 @@ struct OriginHandler: Sendable {
         let contentLength = prepared.headers[.contentLength].flatMap { Int64($0) }
         var reader: RenditionReader?
         if case .rendition(let r, _) = prepared.body { reader = r }
+        if let reader { unlogged.begin(reader.attachment.key) }
         let meter = DeliveryMeters.shared.meter(for: channel)
         let responseNumber = (meter?.heads ?? 0) + 1
         var result = await emitter.emit(prepared, to: writer)
@@ -95,6 +100,7 @@ struct OriginHandler: Sendable {
         )
         metrics.record(record)
         log.submit(record)
+        if let reader { unlogged.end(reader.attachment.key) }
     }
 
     private func route(
@@ -115,6 +121,9 @@ struct OriginHandler: Sendable {
                 method: method, target: target, path: path, headers: request.head.headerFields,
                 clientIP: clientIP[...], now: now, sequence: sequence
             )
+        }
+        if let response = await player.respond(request, path: path, clientIP: clientIP, now: now) {
+            return response
         }
         if path == "/events/playback" {
             return await events.respond(request, clientIP: clientIP, now: now)

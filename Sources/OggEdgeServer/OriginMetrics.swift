@@ -107,6 +107,7 @@ public final class OriginMetrics: Sendable {
             return c
         }
         counter.increment()
+        LiveStats.shared.record(record, nowSeconds: record.timestampMs / 1000)
         if record.auth != "ok" { refusals[record.auth]?.increment() }  // audio and beacon URLs alike
         // Responses that are not audio (cache nil) count by status only.
         guard let cache = record.cache else { return }

@@ -1,3 +1,4 @@
+import Foundation
 import UnixSignals
 import Hummingbird
 import HummingbirdCore
@@ -37,9 +38,21 @@ public struct OriginServer: Sendable {
     /// Which version of each rendition, filled how: the cache in front of every origin.
     let directory: RenditionDirectory
     let handler: OriginHandler
+    /// Per-loop answers to cache hits, when the cache is on and the fast lane not switched off.
+    let fastLane: FastLaneShared?
+
+    /// The event loops that serve connections.
+    let eventLoopGroup: MultiThreadedEventLoopGroup
+    /// Sends 30-second stream counts spooled while Redis was unreachable.
+    let streamCounter: StreamCounter?
 
     /// Builds the server and its sources from `configuration`.
-    public init(configuration: OriginConfiguration, logger: Logger) throws {
+    /// - Parameter eventLoopGroup: the loops serving connections (NIO's shared group unless a
+    ///   caller, such as a test measuring one loop, brings its own).
+    public init(
+        configuration: OriginConfiguration, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
+    ) throws {
+        self.eventLoopGroup = eventLoopGroup
         self.configuration = configuration
         self.logger = logger
         var shipper: RedisStreamShipper?
@@ -102,24 +115,40 @@ public struct OriginServer: Sendable {
         self.playbackLog = playbackLog
         self.playbackShipper = playbackShipper
         let verifier = URLVerifier(keys: configuration.keys, leewaySeconds: configuration.clockSkewLeewaySeconds)
+        let player = try PlayerSide(configuration: configuration, store: store, logger: logger)
+        self.streamCounter = player.counter
         let counters = DeliveryCounters()
         let ids = RequestIDGenerator()
         let limits = configuration.limits
+        let inFlight = InFlightResponses()
+        let unlogged = UnloggedResponses()
+        let rangePolicy = RangePolicy(maxRanges: limits.maxRanges)
+        if configuration.fastLane, let store {
+            self.fastLane = FastLaneShared(
+                verifier: verifier, directory: directory, store: store, rangePolicy: rangePolicy,
+                bodyLimit: limits.singleWriteLimit, log: log, metrics: OriginMetrics.shared, counters: counters,
+                inFlight: inFlight, ids: ids, unlogged: unlogged,
+                sendfileThreshold: ProcessInfo.processInfo.environment["OGGEDGE_EXPERIMENTAL_SENDFILE"] == "1" ? 32 * 1024 : nil
+            )
+        } else {
+            self.fastLane = nil
+        }
         self.handler = OriginHandler(
             tracks: TrackResponder(
                 verifier: verifier,
                 directory: directory,
-                rangePolicy: RangePolicy(maxRanges: limits.maxRanges),
+                rangePolicy: rangePolicy,
                 boundaryPrefix: "oggedge-" + ids.prefix + "-",
                 liveRangeWait: .seconds(limits.liveRangeWaitSeconds)
             ),
-            admin: AdminResponder(token: configuration.adminToken, directory: directory, jobs: jobs) {
+            admin: AdminResponder(token: configuration.adminToken, directory: directory, jobs: jobs, player: player.admin) {
                 AdminStats(
                     cache: store?.stats() ?? CacheStats(), hits: counters[.hit], misses: counters[.miss], coalesced: counters[.coalesced],
                     transcodes: counters[.transcode], deliveryLogDropped: log.droppedRecords
                 )
             },
-            events: PlaybackEvents(verifier: verifier, log: playbackLog, window: EventWindow(), redis: lazyRedis),
+            events: PlaybackEvents(verifier: verifier, log: playbackLog, window: EventWindow(), redis: lazyRedis, counter: player.counter),
+            player: player.routes,
             sampleGauges: { [shipper] in
                 let metrics = OriginMetrics.shared
                 if let stats = store?.stats() {
@@ -147,10 +176,11 @@ public struct OriginServer: Sendable {
             metrics: OriginMetrics.shared,
             readiness: self.readiness,
             counters: counters,
-            inFlight: InFlightResponses(),
+            inFlight: inFlight,
             ids: ids,
             dates: DateHeaderCache(),
-            limits: limits
+            limits: limits,
+            unlogged: unlogged
         )
     }
 
@@ -170,6 +200,9 @@ public struct OriginServer: Sendable {
         guard let slash = deliveryLog.lastIndex(of: "/") else { return "playback.jsonl" }
         return String(deliveryLog[...slash]) + "playback.jsonl"
     }
+
+    /// Responses the fast lane has answered (cache hits served synchronously on an event loop).
+    public var fastLaneResponses: Int { fastLane?.answered ?? 0 }
 
     /// Returns once every response received so far has been answered and its delivery record
     /// submitted to the log (then ``DeliveryLog/flush()`` writes them).
@@ -204,15 +237,19 @@ public struct OriginServer: Sendable {
         let limits = configuration.limits
         let handler = self.handler
         let readiness = self.readiness
+        let fastLane = self.fastLane
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [
                 ConnectionGuardHandler(
                     headTimeout: .seconds(limits.requestHeadTimeoutSeconds),
                     keepAliveTimeout: .seconds(limits.idleTimeoutSeconds),
-                    stallTimeout: .seconds(limits.sendStallTimeoutSeconds)
+                    stallTimeout: .seconds(limits.sendStallTimeoutSeconds),
+                    fastLane: fastLane
                 ),
             ],
-            idleTimeout: .seconds(limits.idleTimeoutSeconds),
+            // Idle keep-alive connections are cut by ConnectionGuardHandler, which also sees the
+            // requests the fast lane answers (Hummingbird's own timer would not).
+            idleTimeout: nil,
             httpDecoderConfiguration: .init(
                 maxHeaderFieldSize: limits.maxHeaderBytes,
                 maxHeaderListSize: limits.maxHeaderBytes,
@@ -227,7 +264,7 @@ public struct OriginServer: Sendable {
                 reuseAddress: true,
                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
             ),
-            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            eventLoopGroup: eventLoopGroup,
             logger: logger,
             responder: { request, writer, channel in
                 await handler.handle(request, writer: writer, channel: channel)
@@ -244,6 +281,7 @@ public struct OriginServer: Sendable {
         var services: [any Service] = []
         if let shipper { services.append(shipper) }
         if let playbackShipper { services.append(playbackShipper) }
+        if let streamCounter { services.append(streamCounter) }
         services.append(deliveryLog)
         services.append(playbackLog)
         if let store { services.append(CacheCloser(store: store)) }

@@ -32,6 +32,13 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("upstream-revalidate"), help: "Revalidate a cached upstream rendition at most every SECONDS (default 300).") var upstreamRevalidate: String?
     @Option(name: .customLong("upstream-negative-ttl"), help: "Remember a parent's 404 for SECONDS (default 10).") var upstreamNegativeTTL: String?
     @Option(help: "JSON config file (flat object keyed by setting name).") var config: String?
+    @Option(name: .customLong("max-connections"), help: "Concurrent connections (default 4096); the open-file limit is raised to match.") var maxConnections: String?
+    @Flag(name: .customLong("stream-api"), help: "Serve GET /stream/{trackId} and the player at /player/ (needs OGGEDGE_REDIS_URL).")
+    var streamAPI = false
+    @Option(name: .customLong("public-base-url"), help: "Prefix of the URLs /stream hands out, e.g. https://cdn.example.com.")
+    var publicBaseURL: String?
+    @Flag(name: .customLong("demo-user"), help: "Let /player/ make demo sessions (quick start only; loopback hosts only).")
+    var demoUser = false
 
     func run() async throws {
         var flags: [String: String] = [:]
@@ -42,8 +49,12 @@ struct Serve: AsyncParsableCommand {
         flags["cache-max-bytes"] = cacheMaxBytes
         flags["delivery-log"] = deliveryLog
         flags["upstream"] = upstream
+        flags["max-connections"] = maxConnections
         flags["upstream-revalidate"] = upstreamRevalidate
         flags["upstream-negative-ttl"] = upstreamNegativeTTL
+        if streamAPI { flags["stream-api"] = "1" }
+        if demoUser { flags["demo-user"] = "1" }
+        flags["public-base-url"] = publicBaseURL
         let configuration: OriginConfiguration
         do {
             configuration = try ConfigurationLoader.load(
@@ -64,6 +75,17 @@ struct Serve: AsyncParsableCommand {
         // pread, the encoder). See docs/BYTE-PATH.md.
         var logger = Logger(label: "oggedge")
         logger.logLevel = ProcessInfo.processInfo.environment["OGGEDGE_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
+        // Enough descriptors for --max-connections, or a clear word on what will happen instead.
+        let files = FileDescriptorLimit.raise(forConnections: configuration.limits.maxConnections)
+        if files.after > files.before {
+            logger.info("open-file limit raised", metadata: ["from": "\(files.before)", "to": "\(files.after)"])
+        }
+        if !files.isEnough {
+            logger.warning(
+                "open-file limit too low for max-connections; connections past it wait in the accept backlog",
+                metadata: ["limit": "\(files.after)", "wanted": "\(files.wanted)", "max-connections": "\(configuration.limits.maxConnections)"]
+            )
+        }
         let server: OriginServer
         do { server = try OriginServer(configuration: configuration, logger: logger) } catch { fail("\(error)") }
         let host = configuration.host

@@ -17,6 +17,10 @@ struct Report: ParsableCommand {
     @Option(help: ArgumentHelp("Delivery log file.", valueName: "FILE")) var log: String = "logs/delivery.jsonl"
     @Option(help: ArgumentHelp("Only records from the last DURATION, e.g. 90s, 15m, 2h, 7d, 1h30m.", valueName: "DURATION"))
     var since: String?
+    @Option(name: .customLong("playback-log"), help: ArgumentHelp(
+        "Player events (default: playback.jsonl beside --log, when it exists): adds plays, counted streams, skip and completion rates and tap-to-playing percentiles.",
+        valueName: "FILE"))
+    var playbackLog: String?
     @Flag(help: "Print JSON (sorted keys, latencies in microseconds) instead of a table.") var json = false
 
     func run() throws {
@@ -33,7 +37,18 @@ struct Report: ParsableCommand {
         } catch {
             throw Self.usageError("\(error)")
         }
-        print(json ? ReportRenderer.json(report) : ReportRenderer.table(report), terminator: "")
+        let eventsPath = playbackLog ?? ((log as NSString).deletingLastPathComponent.isEmpty
+            ? "playback.jsonl" : (log as NSString).deletingLastPathComponent + "/playback.jsonl")
+        var players: PlayerReport?
+        if playbackLog != nil || FileManager.default.fileExists(atPath: eventsPath) {
+            do { players = try PlayerReport.build(path: eventsPath, options: options) } catch { throw Self.usageError("\(error)") }
+        }
+        if json {
+            let text = ReportRenderer.json(report)
+            print(players.map { $0.merged(intoDeliveryJSON: text) } ?? text, terminator: "")
+        } else {
+            print(ReportRenderer.table(report) + (players?.table() ?? ""), terminator: "")
+        }
     }
 
     /// Prints `oggedge: error: MESSAGE` to stderr; the returned exit code (2) is thrown by the caller.

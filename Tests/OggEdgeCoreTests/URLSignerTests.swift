@@ -59,7 +59,7 @@ import Testing
                                      acl: acl, maxKbps: maxKbps)
             let client = ip.map { $0 == "2001:db8::1" ? "2001:DB8:0::1" : "::ffff:" + $0 } ?? "192.0.2.9"
             let grant = try F.verify(url, ip: client).get()
-            #expect(grant == Grant(kid: key.kid, uid: uid, expires: F.exp, maxKbps: maxKbps, acl: acl))
+            #expect(grant == Grant(kid: key.kid, uid: uid, expires: F.exp, maxKbps: maxKbps, acl: acl, notBefore: notBefore, ip: ip))
             // Signed with a key the verifier does not hold under that kid: refused.
             let forged = SigningKey(kid: key.kid, secret: Array(repeating: 7, count: 32))
             let forgedURL = URLSigner.sign(path: F.path, key: forged, expires: F.exp, uid: uid, ip: ip,

@@ -56,7 +56,7 @@ enum SigningFixtures {
         let plain = try F.verify(F.withUid).get()
         #expect(plain == Grant(kid: "k1", uid: "user@example.com", expires: F.exp, maxKbps: nil, acl: nil))
         let full = try F.verify(F.full, ip: "203.0.113.7").get()
-        #expect(full == Grant(kid: "k1", uid: "u1", expires: F.exp, maxKbps: 160, acl: nil))
+        #expect(full == Grant(kid: "k1", uid: "u1", expires: F.exp, maxKbps: 160, acl: nil, notBefore: 1699990000, ip: "203.0.113.7"))
         let acl = try F.verify("/tracks/abc_96kbps.ogg?" + F.aclQuery, path: "/tracks/abc_96kbps.ogg", kbps: 96).get()
         #expect(acl.acl == "/tracks/abc_")
     }

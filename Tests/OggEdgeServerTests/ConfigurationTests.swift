@@ -23,11 +23,17 @@ struct ConfigurationTests {
         let defaults = try ConfigurationLoader.load(flags: [:], environment: Self.keys, configFile: nil)
         #expect(defaults.revalidateMilliseconds == 1000)
         #expect(defaults.limits.liveRangeWaitSeconds == 10)
+        #expect(defaults.fastLane)
+        for (text, on) in [("off", false), ("0", false), ("FALSE", false), ("on", true), ("1", true)] {
+            let c = try ConfigurationLoader.load(flags: [:], environment: Self.keys.merging(["OGGEDGE_FAST_LANE": text]) { $1 }, configFile: nil)
+            #expect(c.fastLane == on, "\(text)")
+        }
     }
 
     @Test(arguments: [
         ("OGGEDGE_REVALIDATE_MS", "-1"), ("OGGEDGE_REVALIDATE_MS", "1s"), ("OGGEDGE_LIVE_WAIT_SECONDS", "301"),
         ("OGGEDGE_LIVE_WAIT_SECONDS", "9223372036854775808"), ("OGGEDGE_PORT", "65536"),
+        ("OGGEDGE_FAST_LANE", "maybe"), ("OGGEDGE_FAST_LANE", ""),
     ])
     func hostileValuesAreRefusedWithTheirName(name: String, value: String) {
         var env = Self.keys

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import OggEdgeCore
 import OggEdgeServer
 import ServiceLifecycle
@@ -35,6 +36,7 @@ final class TestServer: Sendable {
     /// Starts a server; `configure` may adjust the configuration first.
     static func start(
         adminToken: String? = "test-admin-token",
+        eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
         configure: (inout OriginConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         let keys = try KeyRing(parsing: keysText)
@@ -49,7 +51,7 @@ final class TestServer: Sendable {
         configure(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        let server = try OriginServer(configuration: config, logger: logger)
+        let server = try OriginServer(configuration: config, logger: logger, eventLoopGroup: eventLoopGroup)
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let group = try server.makeServiceGroup(handlingSignals: false) { port in
             continuation.yield(port)

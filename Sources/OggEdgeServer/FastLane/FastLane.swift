@@ -1,0 +1,236 @@
+import NIOCore
+import NIOHTTP1
+import OggEdgeCache
+import OggEdgeCore
+import OggEdgeDelivery
+import Synchronization
+
+/// What every event loop's fast lane shares: the same verifier, directory, cache, planner policy
+/// and log as the general path, so a fast answer is the answer the general path would give.
+final class FastLaneShared: Sendable {
+    let verifier: URLVerifier
+    let directory: RenditionDirectory
+    let store: ChunkStore
+    let rangePolicy: RangePolicy
+    /// Largest body answered in one write (bigger bodies stream on the general path).
+    let bodyLimit: Int
+    let log: DeliveryLog
+    let metrics: OriginMetrics
+    let counters: DeliveryCounters
+    let inFlight: InFlightResponses
+    let ids: RequestIDGenerator
+    let unlogged: UnloggedResponses
+    /// `data.mdb` opened for `sendfile` (nil if it cannot be opened: bodies are then copied).
+    let dataFile: DataFile?
+    /// Bodies at least this long are sent from the data file with `sendfile` (no copy); nil:
+    /// never (the default). Experimental (see the comment in `init`).
+    let sendfileThreshold: Int?
+    private let lanes = Mutex<[ObjectIdentifier: NIOLoopBound<FastLane>]>([:])
+    private let answeredCount = Atomic<Int>(0)
+
+    /// Responses answered by the fast lane so far (all loops).
+    var answered: Int { answeredCount.load(ordering: .relaxed) }
+
+    func countAnswer() { answeredCount.wrappingAdd(1, ordering: .relaxed) }
+
+    init(
+        verifier: URLVerifier, directory: RenditionDirectory, store: ChunkStore, rangePolicy: RangePolicy, bodyLimit: Int,
+        log: DeliveryLog, metrics: OriginMetrics, counters: DeliveryCounters, inFlight: InFlightResponses, ids: RequestIDGenerator,
+        unlogged: UnloggedResponses, sendfileThreshold: Int? = nil
+    ) {
+        self.verifier = verifier
+        self.directory = directory
+        self.store = store
+        self.rangePolicy = rangePolicy
+        self.bodyLimit = bodyLimit
+        self.log = log
+        self.metrics = metrics
+        self.counters = counters
+        self.inFlight = inFlight
+        self.ids = ids
+        self.unlogged = unlogged
+        // `sendfile` from `data.mdb` is off unless asked for: the pin is released when the last
+        // byte is in the socket's send queue, but on loopback (and with zero-copy sends) that
+        // queue holds references to the page-cache pages, not copies; once unpinned, LMDB may
+        // reuse a page and the client reads the new bytes. Safe only once the pin outlives the
+        // send queue (docs/BYTE-PATH.md).
+        self.sendfileThreshold = sendfileThreshold
+        self.dataFile = sendfileThreshold == nil ? nil : DataFile(path: store.dataFilePath)
+    }
+
+    /// The lane of `eventLoop` (made on first use; one per loop, used only on that loop).
+    func lane(on eventLoop: any EventLoop) -> FastLane {
+        lanes.withLock { map in
+            let id = ObjectIdentifier(eventLoop)
+            if let bound = map[id] { return bound.value }
+            let lane = FastLane(shared: self)
+            map[id] = NIOLoopBound(lane, eventLoop: eventLoop)
+            return lane
+        }
+    }
+}
+
+/// One event loop's fast lane: answers a `GET`/`HEAD` of a complete, cached rendition
+/// synchronously, on the loop, from the same directory, planner and chunk cache as the general
+/// path. It declines (returns nil) whenever anything would need more: an unknown or stale
+/// rendition, a chunk not in the cache, a signature not yet seen, a refusal, a multi-range or
+/// unsatisfiable range, a body past the single-write limit. Declined requests go the general way.
+///
+/// State per loop, no locks of its own: rendition handles with their header lines rendered once,
+/// the verified-token table, the `Date` line, the log line scratch buffer.
+final class FastLane {
+    let shared: FastLaneShared
+    private var handles: [Substring: RenditionHandle] = [:]
+    private var tokens: TokenMemo
+    private var date = DateLine()
+    var logScratch: [UInt8] = []
+    /// The response buffer, reused when the socket has released the previous answer (else
+    /// `clear` gives it fresh storage and the old one goes with the write).
+    private var out = ByteBufferAllocator().buffer(capacity: 72 * 1024)
+
+    init(shared: FastLaneShared) {
+        self.shared = shared
+        self.tokens = TokenMemo(leewaySeconds: shared.verifier.leewaySeconds)
+        logScratch.reserveCapacity(1024)
+        handles.reserveCapacity(1024)
+    }
+
+    /// What the log needs of a fast answer (the bytes themselves are returned beside it).
+    struct Answer {
+        var handle: RenditionHandle
+        var status: Int
+        var uid: String?
+        /// The request's `Range` header as sent.
+        var rangeHeader: String?
+        var rangeStart: Int64?
+        var rangeEnd: Int64?
+        var contentLength: Int64?
+        var bodyBytes: Int64
+        /// True when the body starts at 0 and covers the first audio page.
+        var startsPlayback: Bool
+    }
+
+    /// The answer to `head` (already screened by ``FastLaneHandler/isCandidate(_:)``): the
+    /// response head (with the body copied in, or the body's bytes pinned in the data file for
+    /// `sendfile`), and what its log needs; nil to let the general path answer it.
+    func answer(
+        _ head: HTTPRequestHead, request: FastRequest, clientIP: String, nowSeconds: Int64, nowNanos: UInt64
+    ) -> (bytes: ByteBuffer, pinned: PinnedRange?, answer: Answer)? {
+        let target = head.uri
+        let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
+        let path = target[..<pathEnd]
+        guard let handle = currentHandle(path, now: nowNanos), !shared.unlogged.isPending(handle.key) else { return nil }
+
+        let grant: Grant
+        if let known = tokens.grant(for: target, clientIP: clientIP, now: nowSeconds) {
+            grant = known
+        } else {
+            guard case .success(let verified) = shared.verifier.verify(
+                target: target[...], path: path, clientIP: clientIP[...], kbps: handle.track.kbps, now: nowSeconds
+            ) else { return nil }
+            tokens.remember(target, grant: verified, clientIP: clientIP)
+            grant = verified
+        }
+
+        let isHead = head.method == .HEAD
+        let meta = handle.meta
+        let plan = DeliveryPlanner.plan(
+            DeliveryRequest(
+                isGetOrHead: true, range: isHead ? nil : request.range.map { Substring($0) },
+                conditionals: request.conditionals
+            ),
+            validators: handle.validators, length: meta.length, policy: shared.rangePolicy
+        )
+        let body: ByteRange?
+        let status: Int
+        switch plan {
+        case .full:
+            status = 200
+            body = meta.length > 0 ? ByteRange(start: 0, end: meta.length - 1) : nil
+        case .partial(let range):
+            status = 206
+            body = range
+        case .notModified:
+            status = 304
+            body = nil
+        default:
+            return nil  // multipart, 412, 416: the general path words those
+        }
+        let bodyLength = body?.length ?? 0
+        let sendsBody = !isHead && status != 304
+        var pinned: PinnedRange?
+        if sendsBody, let body, let threshold = shared.sendfileThreshold, bodyLength >= Int64(threshold), shared.dataFile != nil {
+            pinned = shared.store.pin(
+                rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: body.start, end: body.end
+            )
+        }
+        guard pinned != nil || !sendsBody || bodyLength <= Int64(shared.bodyLimit) else { return nil }
+
+        let dateLine = date.line(at: nowSeconds)
+        let copiesBody = sendsBody && pinned == nil
+        out.clear(minimumCapacity: 320 + handle.commonLines.count + (copiesBody ? Int(bodyLength) : 0))
+        out.writeBytes(status == 200 ? ResponseBytes.status200 : status == 206 ? ResponseBytes.status206 : ResponseBytes.status304)
+        out.writeBytes(dateLine)
+        out.writeBytes(ResponseBytes.server)
+        if status != 304 {
+            out.writeBytes(ResponseBytes.contentType)
+            out.writeBytes(ResponseBytes.contentLength)
+            ResponseBytes.writeDecimal(bodyLength, to: &out)
+            out.writeBytes(ResponseBytes.crlf)
+        }
+        if status == 206, let body {
+            out.writeBytes(ResponseBytes.contentRange)
+            ResponseBytes.writeDecimal(body.start, to: &out)
+            out.writeInteger(UInt8(ascii: "-"))
+            ResponseBytes.writeDecimal(body.end, to: &out)
+            out.writeInteger(UInt8(ascii: "/"))
+            ResponseBytes.writeDecimal(meta.length, to: &out)
+            out.writeBytes(ResponseBytes.crlf)
+        }
+        out.writeBytes(handle.commonLines)
+        out.writeBytes(ResponseBytes.crlf)
+        if copiesBody, let body {
+            let complete = shared.store.withRange(
+                rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: body.start, end: body.end
+            ) { piece in
+                out.writeBytes(piece)
+            }
+            guard complete else { return nil }  // a chunk left the cache: the general path refills it
+        }
+        var startsPlayback = false
+        if sendsBody, let body, let offset = meta.playbackOffset, body.start == 0, body.end + 1 >= offset { startsPlayback = true }
+        return (out, pinned, Answer(
+            handle: handle, status: status, uid: grant.uid, rangeHeader: request.range,
+            rangeStart: body?.start, rangeEnd: body?.end,
+            contentLength: status == 304 ? nil : bodyLength, bodyBytes: sendsBody ? bodyLength : 0,
+            startsPlayback: startsPlayback
+        ))
+    }
+
+    /// The handle for `path` if its rendition is complete, known and fresh in the directory;
+    /// rendered again when the directory holds a different version than the one remembered.
+    private func currentHandle(_ path: Substring, now: UInt64) -> RenditionHandle? {
+        if let handle = handles[path] {
+            guard let session = shared.directory.freshComplete(handle.key, now: now) else { return nil }
+            if session === handle.session { return handle }
+            return render(path, track: handle.track, session: session)
+        }
+        guard case .success(let track) = TrackPath.parse(path),
+              let session = shared.directory.freshComplete(track.renditionKey, now: now) else { return nil }
+        return render(path, track: track, session: session)
+    }
+
+    private func render(_ path: Substring, track: TrackPath, session: FillSession) -> RenditionHandle? {
+        guard let meta = session.meta else { return nil }
+        if handles.count >= 4096 { handles.removeAll(keepingCapacity: true) }
+        let handle = RenditionHandle(path: String(path), track: track, session: session, meta: meta)
+        handles[Substring(handle.path)] = handle
+        return handle
+    }
+}
+
+/// The request headers the fast lane reads, picked out of the head in one pass.
+struct FastRequest {
+    var range: String?
+    var conditionals = ConditionalHeaders()
+}

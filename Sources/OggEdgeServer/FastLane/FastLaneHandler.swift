@@ -1,0 +1,317 @@
+import NIOCore
+import NIOHTTP1
+import OggEdgeCache
+import OggEdgeCore
+import OggEdgeDelivery
+
+/// Sits right after NIO's HTTP/1 decoder and answers what the ``FastLane`` can answer on the
+/// spot; everything else passes on, untouched, to the general path (HTTP types conversion,
+/// connection guard, Hummingbird's responder).
+///
+/// Responses on a connection stay in order: a request is a fast-lane candidate only while no
+/// request handed to the general path is still waiting for its response's end (the handler sees
+/// those ends go by on their way out). A candidate's head is held until its end arrives, then
+/// either answered here or handed on together with its end. Fast answers are written at the
+/// front of the pipeline (already HTTP/1 bytes) and flushed once per read batch, so pipelined
+/// requests share a `writev`. While the socket is not writable nothing is answered here: the
+/// general path's backpressure takes over.
+final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let lane: FastLane
+    private let socket: FastLaneSocketWriter
+    private unowned let guardHandler: ConnectionGuardHandler
+    private var clientIP = "-"
+    /// Requests handed to the general path whose response has not ended yet.
+    private var pendingGeneral = 0
+    /// The head of a candidate whose end has not arrived yet, with its arrival times.
+    private var held: (head: HTTPRequestHead, request: FastRequest, arrival: UInt64, wallMs: Int64)?
+    private var needsFlush = false
+
+    init(lane: FastLane, socket: FastLaneSocketWriter, guardHandler: ConnectionGuardHandler) {
+        self.lane = lane
+        self.socket = socket
+        self.guardHandler = guardHandler
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        clientIP = context.channel.remoteAddress?.ipAddress ?? "-"
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        clientIP = context.channel.remoteAddress?.ipAddress ?? "-"
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if pendingGeneral == 0, let request = Self.isCandidate(head) {
+                held = (head, request, MonotonicClock.nanos(), WallClock.millis())
+                guardHandler.requestHeadArrived()
+                return
+            }
+            pendingGeneral += 1
+            context.fireChannelRead(data)
+        case .body:
+            // A candidate announces no body; if one comes anyway, the general path takes it all.
+            handOn(context: context)
+            context.fireChannelRead(data)
+        case .end:
+            guard let candidate = held else {
+                context.fireChannelRead(data)
+                return
+            }
+            held = nil
+            if context.channel.isWritable, let (bytes, pinned, answer) = lane.answer(
+                candidate.head, request: candidate.request, clientIP: clientIP,
+                nowSeconds: candidate.wallMs / 1000, nowNanos: candidate.arrival
+            ) {
+                if let pinned {
+                    sendPinned(bytes, pinned, answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
+                } else {
+                    send(bytes, answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
+                }
+            } else {
+                pendingGeneral += 1
+                context.fireChannelRead(wrapInboundOut(.head(candidate.head)))
+                context.fireChannelRead(data)
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            socket.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { pendingGeneral = max(0, pendingGeneral - 1) }
+        context.write(data, promise: promise)
+    }
+
+    private func handOn(context: ChannelHandlerContext) {
+        guard let candidate = held else { return }
+        held = nil
+        pendingGeneral += 1
+        context.fireChannelRead(wrapInboundOut(.head(candidate.head)))
+    }
+
+    /// A fast answer written and not yet known to have reached the socket.
+    struct Unconfirmed {
+        var answer: FastLane.Answer
+        var arrival: UInt64
+        var wallMs: Int64
+        var firstByte: UInt64
+        var isHead: Bool
+        /// Request sequence (the `req_id`), taken when the answer was made, like the general path's.
+        var sequence: UInt64
+    }
+
+    /// Answers in write order; a channel completes its writes in order, so each completion
+    /// confirms the oldest one (the completion closure captures only the handler).
+    private var unconfirmed: CircularBuffer<Unconfirmed> = CircularBuffer(initialCapacity: 8)
+
+    private func send(_ bytes: ByteBuffer, _ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64, method: HTTPMethod, context: ChannelHandlerContext) {
+        let shared = lane.shared
+        shared.inFlight.enter()
+        shared.countAnswer()
+        let written = context.eventLoop.makePromise(of: Void.self)
+        socket.write(.byteBuffer(bytes), promise: written)
+        unconfirmed.append(Unconfirmed(
+            answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: method == .HEAD,
+            sequence: shared.ids.next()
+        ))
+        needsFlush = true
+        guardHandler.responseEnded()
+        written.futureResult.assumeIsolated().whenComplete { [self] result in
+            if case .failure = result { confirm(ok: false) } else { confirm(ok: true) }
+        }
+    }
+
+    /// Sends a head and a body pinned in the data file: one `sendfile` per run of the body,
+    /// each counted when the socket took it; the pin is released and the answer logged when the
+    /// last run was taken or the connection failed.
+    private func sendPinned(
+        _ head: ByteBuffer, _ pinned: PinnedRange, _ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64,
+        method: HTTPMethod, context: ChannelHandlerContext
+    ) {
+        let shared = lane.shared
+        let progress = PinnedProgress(pinned: pinned, store: shared.store, dataFile: shared.dataFile)
+        guard let dataFile = shared.dataFile else { return }  // never pinned without one
+        shared.inFlight.enter()
+        shared.countAnswer()
+        progress.sent = Unconfirmed(
+            answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: method == .HEAD,
+            sequence: shared.ids.next()
+        )
+        socket.write(.byteBuffer(head), promise: nil)
+        for (i, segment) in pinned.segments.enumerated() {
+            let region = FileRegion(fileHandle: dataFile.handle, readerIndex: Int(segment.offset), endIndex: Int(segment.offset) + segment.count)
+            let written = context.eventLoop.makePromise(of: Void.self)
+            socket.write(.fileRegion(region), promise: written)
+            let count = segment.count
+            let isLast = i == pinned.segments.count - 1
+            written.futureResult.assumeIsolated().whenComplete { [self] result in
+                switch result {
+                case .success:
+                    progress.bytes += Int64(count)
+                    if isLast { finish(progress, ok: true) }
+                case .failure:
+                    finish(progress, ok: false)
+                }
+            }
+        }
+        needsFlush = true
+        guardHandler.responseEnded()
+    }
+
+    private func finish(_ progress: PinnedProgress, ok: Bool) {
+        guard !progress.done, let sent = progress.sent else { return }
+        progress.done = true
+        progress.release()
+        log(sent, ok: ok, bytesSent: progress.bytes)
+    }
+
+    /// Logs the oldest unconfirmed answer: `bytes_sent` is its body when the socket took the
+    /// write, 0 (and `aborted`) when the connection failed first.
+    private func confirm(ok: Bool) {
+        guard let sent = unconfirmed.popFirst() else { return }
+        log(sent, ok: ok, bytesSent: ok ? sent.answer.bodyBytes : 0)
+    }
+
+    private func log(_ sent: Unconfirmed, ok: Bool, bytesSent: Int64) {
+        let shared = lane.shared
+        let answer = sent.answer
+        let end = MonotonicClock.nanos()
+        let record = DeliveryRecord(
+            timestampMs: sent.wallMs, requestId: shared.ids.id(for: sent.sequence), clientIP: clientIP,
+            method: sent.isHead ? "HEAD" : "GET", path: answer.handle.path,
+            track: answer.handle.track.trackId, kbps: answer.handle.track.kbps, uid: answer.uid, status: answer.status,
+            range: answer.rangeHeader, rangeStart: answer.rangeStart, rangeEnd: answer.rangeEnd, contentLength: answer.contentLength,
+            bytesSent: bytesSent,
+            ttfbMicros: answer.bodyBytes > 0 ? Int64((sent.firstByte &- sent.arrival) / 1000) : nil,
+            playbackStartMicros: answer.startsPlayback ? Int64((sent.firstByte &- sent.arrival) / 1000) : nil,
+            durationMicros: Int64((end &- sent.arrival) / 1000),
+            cache: ok ? .hit : .error, auth: "ok", aborted: !ok
+        )
+        shared.counters.count(ok ? .hit : .error)
+        shared.metrics.record(record)
+        shared.log.submit(record, scratch: &lane.logScratch)
+        shared.inFlight.leave()
+    }
+
+    /// The headers the fast lane reads if `head` may be answered here: HTTP/1.1, `GET` or
+    /// `HEAD` of a `/tracks/` path, no body, no connection or protocol switching, at most one
+    /// of each header it reads. Anything else: nil.
+    static func isCandidate(_ head: HTTPRequestHead) -> FastRequest? {
+        guard head.version.major == 1, head.version.minor == 1,
+              head.method == .GET || head.method == .HEAD,
+              head.uri.utf8.starts(with: tracksPrefix) else { return nil }
+        var request = FastRequest()
+        for (name, value) in head.headers {
+            switch name.utf8.count {
+            case 4 where name.lowercasedASCIIEquals("host"): continue
+            case 5 where name.lowercasedASCIIEquals("range"):
+                guard request.range == nil, value.utf8.count <= 256 else { return nil }
+                request.range = value
+            case 6 where name.lowercasedASCIIEquals("expect"): return nil
+            case 7 where name.lowercasedASCIIEquals("upgrade"): return nil
+            case 8 where name.lowercasedASCIIEquals("if-match"):
+                guard request.conditionals.ifMatch == nil else { return nil }
+                request.conditionals.ifMatch = value[...]
+            case 8 where name.lowercasedASCIIEquals("if-range"):
+                guard request.conditionals.ifRange == nil else { return nil }
+                request.conditionals.ifRange = value[...]
+            case 10 where name.lowercasedASCIIEquals("connection"):
+                guard value.lowercasedASCIIEquals("keep-alive") else { return nil }
+            case 13 where name.lowercasedASCIIEquals("if-none-match"):
+                guard request.conditionals.ifNoneMatch == nil else { return nil }
+                request.conditionals.ifNoneMatch = value[...]
+            case 14 where name.lowercasedASCIIEquals("content-length"):
+                guard value == "0" else { return nil }
+            case 17 where name.lowercasedASCIIEquals("if-modified-since"):
+                guard request.conditionals.ifModifiedSince == nil else { return nil }
+                request.conditionals.ifModifiedSince = value[...]
+            case 17 where name.lowercasedASCIIEquals("transfer-encoding"): return nil
+            case 19 where name.lowercasedASCIIEquals("if-unmodified-since"):
+                guard request.conditionals.ifUnmodifiedSince == nil else { return nil }
+                request.conditionals.ifUnmodifiedSince = value[...]
+            default: continue
+            }
+        }
+        return request
+    }
+
+    private static let tracksPrefix = "/tracks/".utf8
+}
+
+/// One pinned response in flight: bytes the socket took so far, and the pin to release once.
+final class PinnedProgress {
+    let pinned: PinnedRange
+    let store: ChunkStore
+    /// Keeps the data file open while its regions may still be written.
+    let dataFile: DataFile?
+    var bytes: Int64 = 0
+    var done = false
+    var sent: FastLaneHandler.Unconfirmed?
+    private var released = false
+
+    init(pinned: PinnedRange, store: ChunkStore, dataFile: DataFile?) {
+        self.pinned = pinned
+        self.store = store
+        self.dataFile = dataFile
+    }
+
+    func release() {
+        guard !released else { return }
+        released = true
+        store.unpin(pinned)
+    }
+
+    deinit { release() }
+}
+
+/// Holds the pipeline's front context so the fast lane can write finished HTTP/1 bytes past the
+/// response encoder, straight to the socket.
+final class FastLaneSocketWriter: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func write(_ data: IOData, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(data), promise: promise)
+    }
+
+    func flush() { context?.flush() }
+}
+
+extension String {
+    /// ASCII case-insensitive equality with a lowercase `other`, byte by byte.
+    func lowercasedASCIIEquals(_ other: StaticString) -> Bool {
+        let count = other.utf8CodeUnitCount
+        guard utf8.count == count else { return false }
+        return other.withUTF8Buffer { expected in
+            var i = 0
+            for byte in utf8 {
+                let lower = byte >= 65 && byte <= 90 ? byte | 0x20 : byte
+                guard lower == expected[i] else { return false }
+                i += 1
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import OggEdgeCache
+import OggEdgeCore
+import OggEdgeDelivery
+
+/// Byte-level pieces of an HTTP/1.1 response head, written straight into the response buffer
+/// (no header dictionary, no `String` per field).
+enum ResponseBytes {
+    static let status200: [UInt8] = Array("HTTP/1.1 200 OK\r\n".utf8)
+    static let status206: [UInt8] = Array("HTTP/1.1 206 Partial Content\r\n".utf8)
+    static let status304: [UInt8] = Array("HTTP/1.1 304 Not Modified\r\n".utf8)
+    static let server: [UInt8] = Array("Server: OggEdge\r\n".utf8)
+    static let contentType: [UInt8] = Array("Content-Type: audio/ogg\r\n".utf8)
+    static let contentLength: [UInt8] = Array("Content-Length: ".utf8)
+    static let contentRange: [UInt8] = Array("Content-Range: bytes ".utf8)
+    static let crlf: [UInt8] = [13, 10]
+
+    /// Writes `value` in decimal (non-negative values only, as lengths and offsets are).
+    static func writeDecimal(_ value: Int64, to buffer: inout ByteBuffer) {
+        precondition(value >= 0)
+        if value < 10 {
+            buffer.writeInteger(UInt8(truncatingIfNeeded: value) &+ 48)
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, enough for 19 digits
+        var count = 0
+        var rest = UInt64(value)
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            while rest > 0 {
+                scratch[23 - count] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
+                rest /= 10
+                count += 1
+            }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[(24 - count)...]))
+        }
+    }
+}
+
+/// What a fast-lane response needs of one complete rendition version, rendered once: the
+/// validator and CORS header lines every answer carries, and what the log and the planner need.
+final class RenditionHandle {
+    /// The request path this handle answers (`/tracks/{id}_{kbps}kbps.ogg`), also the log's path.
+    let path: String
+    let track: TrackPath
+    /// `track.renditionKey`, kept so a lookup builds no string.
+    let key: String
+    /// The session this handle was rendered from; a different session in the directory means a
+    /// different version, and the handle is rendered again.
+    let session: FillSession
+    let meta: RenditionMeta
+    let validators: Validators
+    /// `Accept-Ranges`, `ETag`, `Last-Modified`, `X-Content-Duration` and the CORS lines.
+    let commonLines: [UInt8]
+
+    init(path: String, track: TrackPath, session: FillSession, meta: RenditionMeta) {
+        self.path = path
+        self.track = track
+        self.key = track.renditionKey
+        self.session = session
+        self.meta = meta
+        self.validators = meta.validators
+        var text = "Accept-Ranges: bytes\r\n"
+        text += "ETag: " + meta.validators.etag.headerValue + "\r\n"
+        text += "Last-Modified: " + HTTPDate.format(meta.lastModified) + "\r\n"
+        if let millis = meta.durationMillis {
+            text += "X-Content-Duration: " + TrackResponder.formatDuration(millis: millis) + "\r\n"
+        }
+        text += "Access-Control-Allow-Origin: *\r\n"
+        text += "Access-Control-Expose-Headers: Content-Range, Content-Length, Accept-Ranges, ETag, X-Content-Duration\r\n"
+        self.commonLines = Array(text.utf8)
+    }
+}
+
+/// The `Date` header line, rendered once per second.
+struct DateLine {
+    private var second: Int64 = -1
+    private(set) var bytes: [UInt8] = []
+
+    /// The line for `now` (Unix seconds).
+    mutating func line(at now: Int64) -> [UInt8] {
+        if now != second {
+            second = now
+            bytes = Array(("Date: " + HTTPDate.format(now) + "\r\n").utf8)
+        }
+        return bytes
+    }
+}
+
+/// `data.mdb` opened read-only for `sendfile`, shared by every fast-lane response of a server.
+/// Closed when the last response using it is gone (each in-flight response holds it).
+final class DataFile: Sendable {
+    let handle: NIOFileHandle
+
+    init?(path: String) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+    }
+
+    deinit {
+        if let fd = try? handle.takeDescriptorOwnership() { close(fd) }
+    }
+}
