@@ -124,6 +124,24 @@ import Testing
                     #expect(whole.body == file)
                 }
             }
+            // A HEAD and a multi-range request as the first requests of cold edges.
+            try await TestServer.with(configure: Self.edge([parent.baseURL], sliceChunks: 2)) { edge in
+                let target = edge.sign("/tracks/" + name)
+                let head = try await edge.fetch(target, method: .HEAD)
+                #expect(head.status == 200)
+                #expect(head.header("Content-Length") == String(length))
+                #expect(head.body.isEmpty)
+            }
+            try await TestServer.with(configure: Self.edge([parent.baseURL], sliceChunks: 2)) { edge in
+                let target = edge.sign("/tracks/" + name)
+                let multi = try await edge.fetch(target, headers: [("Range", "bytes=10-19,\(length - 10)-\(length - 1)")])
+                #expect(multi.status == 206)
+                #expect(multi.header("Content-Type")?.hasPrefix("multipart/byteranges") == true)
+                let text = String(decoding: multi.body, as: UTF8.self)
+                #expect(text.contains("Content-Range: bytes 10-19/\(length)"))
+                #expect(text.contains("Content-Range: bytes \(length - 10)-\(length - 1)/\(length)"))
+                #expect(multi.body.count > 20)
+            }
         }
     }
 
