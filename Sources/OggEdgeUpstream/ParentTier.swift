@@ -34,7 +34,8 @@ public struct UpstreamOptions: Sendable {
 /// request; a player's token is never forwarded). A request goes to the track's parent in
 /// rendezvous order; a parent that refuses, times out, answers 5xx or nonsense is marked down and
 /// the next one is asked. A body that breaks off (reset, stall, short) is resumed from the next
-/// parent with `Range` from the first missing byte and `If-Match` on the ETag, so the bytes handed
+/// parent with `Range` from the first missing byte and `If-Match` on the ETag (or, for a parent
+/// whose copy has another ETag, from an overlap it must repeat byte for byte), so the bytes handed
 /// on are one unbroken, byte-exact sequence.
 public final class ParentTier: UpstreamFetcher, Service {
     let pool: ParentPool
@@ -174,6 +175,9 @@ public final class ParentTier: UpstreamFetcher, Service {
             var current: Opened? = opened
             var resumes = 0
             var lastError = UpstreamError.unavailable
+            // The last bytes handed on, and bytes a resumed body must repeat before it is trusted.
+            var tail: [UInt8] = []
+            var mustRepeat: [UInt8] = []
             while position <= end {
                 if let source = current {
                     current = nil
@@ -181,10 +185,23 @@ public final class ParentTier: UpstreamFetcher, Service {
                     defer { pool.ended(source.parent) }
                     do {
                         for try await buffer in source.response.body {
-                            let take = Int(min(Int64(buffer.readableBytes), end - position + 1))
+                            var view = buffer.readableBytesView[...]
+                            if !mustRepeat.isEmpty {
+                                let n = min(mustRepeat.count, view.count)
+                                guard view.prefix(n).elementsEqual(mustRepeat.prefix(n)) else {
+                                    continuation.finish(throwing: UpstreamError.changed)
+                                    return
+                                }
+                                mustRepeat.removeFirst(n)
+                                view = view.dropFirst(n)
+                            }
+                            let take = Int(min(Int64(view.count), end - position + 1))
                             if take > 0 {
-                                continuation.yield(Array(buffer.readableBytesView.prefix(take)))
+                                let bytes = Array(view.prefix(take))
+                                continuation.yield(bytes)
                                 position += Int64(take)
+                                tail.append(contentsOf: bytes)
+                                if tail.count > 2 * Self.resumeOverlap { tail.removeFirst(tail.count - Self.resumeOverlap) }
                             }
                             if position > end { break }
                         }
@@ -204,7 +221,24 @@ public final class ParentTier: UpstreamFetcher, Service {
                 for index in pool.order(for: track.trackId, now: MonotonicClock.nanos()) {
                     switch await attempt(index, track, range: ByteRange(start: position, end: end), expecting: facts) {
                     case .success(let next): current = next
-                    case .failure(.notFound), .failure(.changed), .failure(.unsatisfiable):
+                    case .failure(.changed):
+                        // Another parent's copy of the same file can carry another ETag (an OggEdge
+                        // ETag names the file, inode included). It may continue the body only if its
+                        // length is the same and it repeats, byte for byte, the last bytes already
+                        // handed on; otherwise the version changed and the body must not be mixed.
+                        let overlap = min(tail.count, Int(min(position, Int64(Self.resumeOverlap))))
+                        guard overlap > 0,
+                              case .success(let next) = await attempt(
+                                  index, track, range: ByteRange(start: position - Int64(overlap), end: end), expecting: nil
+                              ),
+                              next.answer.facts.length == facts.length, next.answer.range.start == position - Int64(overlap)
+                        else {
+                            continuation.finish(throwing: UpstreamError.changed)
+                            return
+                        }
+                        mustRepeat = Array(tail.suffix(overlap))
+                        current = next
+                    case .failure(.notFound), .failure(.unsatisfiable):
                         continuation.finish(throwing: UpstreamError.changed)
                         return
                     case .failure(.timeout): lastError = .timeout
@@ -223,6 +257,9 @@ public final class ParentTier: UpstreamFetcher, Service {
         continuation.onTermination = { _ in task.cancel() }
         return stream
     }
+
+    /// Bytes a resumed body from a parent with another ETag must repeat before it is trusted.
+    static let resumeOverlap = 16 * 1024
 
     static func classify(_ error: any Error) -> AttemptFailure {
         if let failure = error as? AttemptFailure { return failure }
