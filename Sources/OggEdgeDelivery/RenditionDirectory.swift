@@ -208,7 +208,8 @@ package final class RenditionDirectory: Sendable {
             self.entries.withLock { map in if map[key]?.session === ended { map[key] = nil } }
         }
         scheduler.submit(TranscodeScheduler.Job(session: session, start: meta) { (waiting) throws(TranscodeError) -> VorbisTranscoder in
-            let options = waiting >= busy ? TranscodeOptions().underLoad() : TranscodeOptions()
+            // The more starts wait, the less each spends calibrating before its first page.
+            let options = waiting >= busy ? TranscodeOptions().underLoad(deep: waiting >= 4 * busy) : TranscodeOptions()
             return try VorbisTranscoder(sourcePath: path, kind: kind, targetKbps: kbps, serial: serial, options: options)
         })
     }
