@@ -229,32 +229,35 @@ import Testing
         await second.kill9()
     }
 
+    /// A rendition the stalling parent made by `make` is asked for first (rendezvous order, with
+    /// `real` as the second parent), and that parent; `make` may skip a candidate (nil).
+    static func stallingParentAskedFirst(
+        beside real: TestServer, make: (String) async throws -> StallingParent?
+    ) async throws -> (StallingParent, String) {
+        for name in ["demo_160kbps.ogg", "onlyhi_320kbps.ogg"] + TestMedia.bigTracks {
+            guard let parent = try await make(name) else { continue }
+            let pool = ParentPool(parents: try ["http://127.0.0.1:\(parent.port)", real.baseURL].map { try ParentEndpoint(parsing: $0) }, coolDown: .seconds(1))
+            if pool.rendezvous(for: String(name.prefix { $0 != "_" }))[0] == 0 { return (parent, name) }
+            await parent.stop()
+        }
+        throw StallingParentNotFirst()
+    }
+
+    struct StallingParentNotFirst: Error {}
+
     /// `otherCopy`: the first parent names its copy with another ETag (as two OggEdge parents with
     /// separate copies of the same file do): the resume is trusted on the bytes it repeats.
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func aParentThatStallsOrHangsUpMidBodyIsReplacedAndTheBodyResumesFromTheNextParent(hangsUp: Bool, otherCopy: Bool) async throws {
         try await TestServer.with { real in
-            // Pick a rendition the stalling parent is asked first for (rendezvous order).
-            let candidates = ["demo_160kbps.ogg", "onlyhi_320kbps.ogg"] + TestMedia.bigTracks
             let sendBytes = 10_000
-            var stalling: StallingParent?
-            var chosen: String?
-            for name in candidates {
+            let (parent, name) = try await Self.stallingParentAskedFirst(beside: real) { name in
                 let head = try await real.fetch(real.sign("/tracks/" + name), method: .HEAD)
-                let parent = try await StallingParent.start(
+                return try await StallingParent.start(
                     media: TestMedia.directory, etag: otherCopy ? "\"another-copy\"" : try #require(head.header("ETag")),
                     lastModified: try #require(head.header("Last-Modified")), sendBytes: sendBytes, thenClose: hangsUp
                 )
-                let pool = ParentPool(parents: try ["http://127.0.0.1:\(parent.port)", real.baseURL].map { try ParentEndpoint(parsing: $0) }, coolDown: .seconds(1))
-                if pool.rendezvous(for: String(name.prefix { $0 != "_" }))[0] == 0 {
-                    stalling = parent
-                    chosen = name
-                    break
-                }
-                await parent.stop()
             }
-            let parent = try #require(stalling, "no candidate hashed to the stalling parent first")
-            let name = try #require(chosen)
             try await TestServer.with(configure: Self.edge(["http://127.0.0.1:\(parent.port)", real.baseURL], stallMs: 300)) { edge in
                 let response = try await edge.fetch(edge.sign("/tracks/" + name))
                 #expect(response.status == 200)
@@ -274,25 +277,13 @@ import Testing
     @Test func aResumeFromACopyWithOtherBytesIsRefused() async throws {
         let altered = try CacheTests.mediaCopy()
         try await TestServer.with { real in
-            let candidates = ["demo_160kbps.ogg", "onlyhi_320kbps.ogg"] + TestMedia.bigTracks
-            var stalling: StallingParent?
-            var chosen: String?
-            for name in candidates {
+            let (parent, name) = try await Self.stallingParentAskedFirst(beside: real) { name in
                 var bytes = TestMedia.bytes(name)
-                guard bytes.count > 20_000 else { continue }
+                guard bytes.count > 20_000 else { return nil }
                 for i in 5_000..<9_000 { bytes[i] ^= 0x5a }
                 try Data(bytes).write(to: URL(fileURLWithPath: altered + "/tracks/" + name))
-                let parent = try await StallingParent.start(media: altered, etag: "\"altered\"", lastModified: "", sendBytes: 10_000)
-                let pool = ParentPool(parents: try ["http://127.0.0.1:\(parent.port)", real.baseURL].map { try ParentEndpoint(parsing: $0) }, coolDown: .seconds(1))
-                if pool.rendezvous(for: String(name.prefix { $0 != "_" }))[0] == 0 {
-                    stalling = parent
-                    chosen = name
-                    break
-                }
-                await parent.stop()
+                return try await StallingParent.start(media: altered, etag: "\"altered\"", lastModified: "", sendBytes: 10_000)
             }
-            let parent = try #require(stalling, "no candidate hashed to the stalling parent first")
-            let name = try #require(chosen)
             try await TestServer.with(configure: Self.edge(["http://127.0.0.1:\(parent.port)", real.baseURL], stallMs: 300)) { edge in
                 let original = TestMedia.bytes(name)
                 // Cut short (an error or fewer bytes), never a whole body of mixed versions.
