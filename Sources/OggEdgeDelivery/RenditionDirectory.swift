@@ -96,6 +96,31 @@ package final class RenditionDirectory: Sendable {
         return session
     }
 
+    /// ``freshComplete(_:now:)``, and when the only thing missing is a recent check against a
+    /// local origin (a file in `tracks/` or a master), that check made on the spot: the same
+    /// `stat(2)` calls ``attach(_:offset:)`` makes, at most once per revalidation interval per
+    /// rendition (what nginx's `open_file_cache` does on its event loop). An unchanged origin
+    /// renews the entry and answers its session; anything else (changed, gone, pulled from a
+    /// parent, not complete) is nil and left to ``attach(_:offset:)``.
+    package func freshComplete(_ track: TrackPath, now: UInt64) -> FillSession? {
+        let key = track.renditionKey
+        if let session = freshComplete(key, now: now) { return session }
+        guard let entry = entries.withLock({ $0[key] }), case .complete = entry.session.phase, entry.session.meta != nil
+        else { return nil }
+        switch entry.origin {
+        case .file, .transcode: break
+        case .upstream: return nil
+        }
+        guard let origin = locator.locate(track), origin.identity == entry.origin.identity, origin.kind == entry.origin.kind
+        else { return nil }
+        return entries.withLock { map in
+            guard var current = map[key], current.session === entry.session else { return nil }
+            current.validatedAt = now
+            map[key] = current
+            return current.session
+        }
+    }
+
     /// Attaches a request to `track`: the cached version if its origin has not changed, else a
     /// new fill (or the one under way).
     /// - Parameter offset: the first byte the request wants, when known: a pull from a parent

@@ -38,7 +38,7 @@ struct OriginHandler: Sendable {
     let ids: RequestIDGenerator
     let dates: DateHeaderCache
     let limits: OriginConfiguration.Limits
-    /// General-path audio responses not yet logged, by rendition (the fast lane waits for them).
+    /// General-path audio responses not yet logged, by rendition (fast-lane records wait for them).
     let unlogged: UnloggedResponses
 
     func handle(_ request: Request, writer: consuming ResponseWriter, channel: any Channel) async {
@@ -62,7 +62,7 @@ struct OriginHandler: Sendable {
         let contentLength = prepared.headers[.contentLength].flatMap { Int64($0) }
         var reader: RenditionReader?
         if case .rendition(let r, _) = prepared.body { reader = r }
-        if let reader { unlogged.begin(reader.attachment.key) }
+        let ticket = reader.map { unlogged.begin($0.attachment.key) }
         let meter = DeliveryMeters.shared.meter(for: channel)
         let responseNumber = (meter?.heads ?? 0) + 1
         var result = await emitter.emit(prepared, to: writer)
@@ -100,7 +100,7 @@ struct OriginHandler: Sendable {
         )
         metrics.record(record)
         log.submit(record)
-        if let reader { unlogged.end(reader.attachment.key) }
+        if let reader, let ticket { unlogged.end(reader.attachment.key, ticket: ticket) { log.submit($0) } }
     }
 
     private func route(

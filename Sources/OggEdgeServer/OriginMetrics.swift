@@ -87,6 +87,7 @@ public final class OriginMetrics: Sendable {
             ("oggedge_redis_spooled_bytes", "Delivery records spooled locally, not yet in Redis"),
             ("oggedge_redis_sent", "Delivery records sent to Redis since start"),
             ("oggedge_redis_dropped", "Delivery records dropped because the spool was full"),
+            ("oggedge_fast_lane_responses", "Responses answered by the fast lane since start (the rest went the general way)"),
         ] {
             gauges[name] = registry.makeGauge(descriptor: .init(metricName: name, unitName: "", helpText: help))
         }

@@ -133,6 +133,7 @@ public struct OriginServer: Sendable {
         } else {
             self.fastLane = nil
         }
+        let sampledLane = self.fastLane
         self.handler = OriginHandler(
             tracks: TrackResponder(
                 verifier: verifier,
@@ -149,8 +150,9 @@ public struct OriginServer: Sendable {
             },
             events: PlaybackEvents(verifier: verifier, log: playbackLog, window: EventWindow(), redis: lazyRedis, counter: player.counter),
             player: player.routes,
-            sampleGauges: { [shipper] in
+            sampleGauges: { [shipper, sampledLane] in
                 let metrics = OriginMetrics.shared
+                if let sampledLane { metrics.set("oggedge_fast_lane_responses", Int64(sampledLane.answered)) }
                 if let stats = store?.stats() {
                     metrics.set("oggedge_cache_bytes", stats.bytes)
                     metrics.set("oggedge_cache_file_bytes", stats.fileBytes)

@@ -34,7 +34,8 @@ struct RedisStreamShipperTests {
         let db3 = try server.connection(database: 3)
 
         for n in 0..<40 { shipper.enqueue(record(n)) }
-        #expect(await eventually { try db3.xlen(key) == 40 })
+        // A generous bound: on a loaded machine the shipper's task can wait long for a thread.
+        #expect(await eventually(timeout: .seconds(90)) { try db3.xlen(key) == 40 })
         // Enqueued right before shutdown: the final drain must still deliver them.
         for n in 40..<50 { shipper.enqueue(record(n)) }
         await group.triggerGracefulShutdown()

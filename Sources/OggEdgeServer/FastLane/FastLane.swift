@@ -119,7 +119,7 @@ final class FastLane {
         let target = head.uri
         let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
         let path = target[..<pathEnd]
-        guard let handle = currentHandle(path, now: nowNanos), !shared.unlogged.isPending(handle.key) else { return nil }
+        guard let handle = currentHandle(path, now: nowNanos) else { return nil }
 
         let grant: Grant
         if let known = tokens.grant(for: target, clientIP: clientIP, now: nowSeconds) {
@@ -211,12 +211,12 @@ final class FastLane {
     /// rendered again when the directory holds a different version than the one remembered.
     private func currentHandle(_ path: Substring, now: UInt64) -> RenditionHandle? {
         if let handle = handles[path] {
-            guard let session = shared.directory.freshComplete(handle.key, now: now) else { return nil }
+            guard let session = shared.directory.freshComplete(handle.track, now: now) else { return nil }
             if session === handle.session { return handle }
             return render(path, track: handle.track, session: session)
         }
         guard case .success(let track) = TrackPath.parse(path),
-              let session = shared.directory.freshComplete(track.renditionKey, now: now) else { return nil }
+              let session = shared.directory.freshComplete(track, now: now) else { return nil }
         return render(path, track: track, session: session)
     }
 

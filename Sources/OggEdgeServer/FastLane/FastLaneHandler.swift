@@ -203,7 +203,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         )
         shared.counters.count(ok ? .hit : .error)
         shared.metrics.record(record)
-        shared.log.submit(record, scratch: &lane.logScratch)
+        if !shared.unlogged.holdIfPending(answer.handle.key, record) {
+            shared.log.submit(record, scratch: &lane.logScratch)
+        }
         shared.inFlight.leave()
     }
 

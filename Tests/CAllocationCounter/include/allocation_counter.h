@@ -10,4 +10,8 @@
 /// other tests run on other threads.
 uint64_t oggedge_thread_allocations(void);
 
+/// 1 when allocations are counted; 0 in a sanitizer build, where the sanitizer owns malloc and
+/// `oggedge_thread_allocations` always answers 0.
+int oggedge_allocations_counted(void);
+
 #endif

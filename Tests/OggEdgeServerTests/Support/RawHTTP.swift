@@ -89,6 +89,22 @@ enum RawHTTP {
     }
 
     /// The status code of the first response in `text`, if any.
+    /// The payload of a `Transfer-Encoding: chunked` body (nil if the framing is broken or cut).
+    static func dechunk(_ body: ArraySlice<UInt8>) -> [UInt8]? {
+        var out: [UInt8] = []
+        var i = body.startIndex
+        while true {
+            guard let lineEnd = body[i...].firstIndex(of: 10), lineEnd > i, body[lineEnd - 1] == 13 else { return nil }
+            let sizeText = String(decoding: body[i..<(lineEnd - 1)], as: UTF8.self).prefix { $0 != ";" }
+            guard let size = Int(sizeText, radix: 16) else { return nil }
+            let start = lineEnd + 1
+            if size == 0 { return out }
+            guard body.endIndex - start >= size + 2 else { return nil }
+            out.append(contentsOf: body[start..<(start + size)])
+            i = start + size + 2
+        }
+    }
+
     static func status(_ text: String) -> Int? {
         guard text.hasPrefix("HTTP/1.1 ") else { return nil }
         return Int(text.dropFirst(9).prefix(3))
