@@ -52,10 +52,23 @@ struct AdminResponder: Sendable {
         }
         if path.hasPrefix("/admin/prewarm/") {
             guard method == .get || isHead else { return .error(.methodNotAllowed(allow: "GET, HEAD"), isHead: false) }
-            guard let job = jobs.status(path.dropFirst("/admin/prewarm/".count)) else { return .error(.notFound, isHead: isHead) }
+            let id = path.dropFirst("/admin/prewarm/".count)
+            let seconds = Self.waitSeconds(request.head.path ?? "")
+            let found = seconds > 0 ? await jobs.status(id, waitingUpTo: .seconds(seconds)) : jobs.status(id)
+            guard let job = found else { return .error(.notFound, isHead: isHead) }
             return .text(.ok, job.json, contentType: "application/json", isHead: isHead)
         }
         return .error(.notFound, isHead: isHead)
+    }
+
+    /// The `wait` query parameter of a job status request: seconds to hold the answer until the
+    /// job finishes (0 when absent or not a number; at most 60).
+    static func waitSeconds(_ target: String) -> Int {
+        guard let query = target.split(separator: "?", maxSplits: 1).dropFirst().first else { return 0 }
+        for pair in query.split(separator: "&") where pair.hasPrefix("wait=") {
+            return min(60, max(0, Int(pair.dropFirst(5)) ?? 0))
+        }
+        return 0
     }
 
     /// `DELETE /admin/cache/{trackId}` (every rendition) or `{trackId}_{kbps}kbps` (one).

@@ -9,13 +9,31 @@ import Synchronization
 
 /// Whether the node takes new work; flipped when graceful shutdown starts.
 public final class Readiness: Sendable {
-    private let draining = Atomic<Bool>(false)
+    private let state = Mutex<(draining: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
     /// Creates a ready state.
     public init() {}
     /// True once shutdown has begun.
-    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+    public var isDraining: Bool { state.withLock { $0.draining } }
     /// Marks the node as draining: `/readyz` answers 503 from now on.
-    public func startDraining() { draining.store(true, ordering: .relaxed) }
+    public func startDraining() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.draining = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+    /// Returns once the node is draining (at once if it already is).
+    public func untilDraining() async {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { s -> Bool in
+                if s.draining { return true }
+                s.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
 }
 
 /// Routes every request, writes its response and logs it: the one place errors become HTTP

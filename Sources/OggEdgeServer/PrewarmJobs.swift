@@ -18,7 +18,14 @@ final class PrewarmJobs: Sendable {
         }
     }
 
-    private let jobs = Mutex<(next: Int, byId: [String: Job])>((1, [:]))
+    private struct State {
+        var next = 1
+        var byId: [String: Job] = [:]
+        /// Requests waiting for a job to finish (`?wait=`), by job, with a token each.
+        var waiters: [String: [(token: Int, continuation: CheckedContinuation<Void, Never>)]] = [:]
+    }
+
+    private let jobs = Mutex(State())
     let prewarmer: Prewarmer
 
     init(prewarmer: Prewarmer) {
@@ -47,12 +54,40 @@ final class PrewarmJobs: Sendable {
                     if let error = outcome.error { state.byId[id]?.failed.append("\(outcome.rendition): \(error)") }
                 }
             }
-            jobs.withLock { $0.byId[id]?.finished = true }
+            let waiters = jobs.withLock { state in
+                state.byId[id]?.finished = true
+                return state.waiters.removeValue(forKey: id) ?? []
+            }
+            for waiter in waiters { waiter.continuation.resume() }
         }
         return id
     }
 
     func status(_ id: Substring) -> Job? {
         jobs.withLock { $0.byId[String(id)] }
+    }
+
+    /// The job's status once it finished, or when `timeout` passed, whichever is first (a
+    /// long poll: `GET /admin/prewarm/{job}?wait=SECONDS`).
+    func status(_ id: Substring, waitingUpTo timeout: Duration) async -> Job? {
+        let key = String(id)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let token = jobs.withLock { state -> Int? in
+                guard let job = state.byId[key], !job.finished else { return nil }
+                state.next += 1
+                state.waiters[key, default: []].append((state.next, continuation))
+                return state.next
+            }
+            guard let token else { return continuation.resume() }
+            Task { [self] in
+                try? await Task.sleep(for: timeout)
+                let expired = jobs.withLock { state -> CheckedContinuation<Void, Never>? in
+                    guard let index = state.waiters[key]?.firstIndex(where: { $0.token == token }) else { return nil }
+                    return state.waiters[key]?.remove(at: index).continuation
+                }
+                expired?.resume()
+            }
+        }
+        return status(id)
     }
 }

@@ -153,13 +153,9 @@ import Testing
         let server = try await TestServer.start(configure: { $0.limits.drainDelayMilliseconds = 1500 })
         #expect(try await server.fetch("/readyz").status == 200)
         let stopping = Task { await server.stop() }
-        var sawDraining = false
-        for _ in 0..<40 where !sawDraining {
-            let r = try? await server.fetch("/readyz")
-            sawDraining = r?.status == 503 && r?.bodyText == "draining\n"
-            if !sawDraining { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(sawDraining)
+        await server.server.readiness.untilDraining()
+        let readyz = try await server.fetch("/readyz")
+        #expect(readyz.status == 503 && readyz.bodyText == "draining\n")
         // Still serving while draining.
         #expect(try await server.fetch("/healthz").status == 200)
         await stopping.value
