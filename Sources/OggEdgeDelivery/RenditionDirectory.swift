@@ -121,6 +121,15 @@ package final class RenditionDirectory: Sendable {
         }
     }
 
+    /// The file a rendition is served from when its origin is a file in `tracks/` (not a
+    /// transcode, not a parent's copy), with the identity its cached version was made from.
+    package func fileOrigin(_ key: String) -> (path: String, identity: FileIdentity)? {
+        entries.withLock { map in
+            guard case .file(let path, let identity) = map[key]?.origin else { return nil }
+            return (path, identity)
+        }
+    }
+
     /// Attaches a request to `track`: the cached version if its origin has not changed, else a
     /// new fill (or the one under way).
     /// - Parameter offset: the first byte the request wants, when known: a pull from a parent

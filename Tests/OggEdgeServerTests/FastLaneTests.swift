@@ -85,6 +85,34 @@ import Testing
         await general.stop()
     }
 
+    /// Large bodies of a rendition that is a file leave from that file with `sendfile`, and only
+    /// while the file is the version the cache holds: a file rewritten in place is not sent.
+    @Test func largeBodiesLeaveFromTheFileOnlyWhileItIsTheCachedVersion() async throws {
+        let media = try CacheTests.mediaCopy()
+        try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 3_600_000 }) { server in
+            let target = server.sign(Self.track)
+            try await Self.warm(server, target)
+            let body = TestMedia.bytes("demo_160kbps.ogg")
+            let before = server.server.fastLaneResponses
+            let range = try await server.fetch(target, headers: [("Range", "bytes=8192-49151")])
+            #expect(range.status == 206 && range.body == Array(body[8192...49151]))
+            let whole = try await server.fetch(target)
+            #expect(whole.status == 200 && whole.body == body)
+            #expect(server.server.fastLaneResponses - before == 2, "both answered by the fast lane")
+            // Rewritten in place (same inode, other bytes and size): the cached version is still
+            // the one answered within the revalidation interval, never the new bytes under its headers.
+            let handle = try #require(FileHandle(forWritingAtPath: media + "/tracks/demo_160kbps.ogg"))
+            try handle.truncate(atOffset: 0)
+            try handle.write(contentsOf: Data(TestMedia.bytes("demo_96kbps.ogg")))
+            try handle.close()
+            let afterRewrite = try await server.fetch(target, headers: [("Range", "bytes=8192-49151")])
+            #expect(afterRewrite.status == 206 && afterRewrite.body == Array(body[8192...49151]))
+            let wholeAfter = try await server.fetch(target)
+            #expect(wholeAfter.status == 200 && wholeAfter.body == body)
+            #expect(wholeAfter.header("ETag") == whole.header("ETag"))
+        }
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         try await TestServer.with { server in
             let target = server.sign(Self.track)

@@ -25,6 +25,9 @@ final class FastLaneShared: Sendable {
     /// Bodies at least this long are sent from the data file with `sendfile` (no copy); nil:
     /// never (the default). Experimental (see the comment in `init`).
     let sendfileThreshold: Int?
+    /// Bodies at least this long of a rendition that is a file in `tracks/` are sent from that
+    /// file with `sendfile` (no copy, no body limit); nil: never.
+    let originSendfileThreshold: Int?
     private let lanes = Mutex<[ObjectIdentifier: NIOLoopBound<FastLane>]>([:])
     private let answeredCount = Atomic<Int>(0)
 
@@ -36,7 +39,7 @@ final class FastLaneShared: Sendable {
     init(
         verifier: URLVerifier, directory: RenditionDirectory, store: ChunkStore, rangePolicy: RangePolicy, bodyLimit: Int,
         log: DeliveryLog, metrics: OriginMetrics, counters: DeliveryCounters, inFlight: InFlightResponses, ids: RequestIDGenerator,
-        unlogged: UnloggedResponses, sendfileThreshold: Int? = nil
+        unlogged: UnloggedResponses, sendfileThreshold: Int? = nil, originSendfileThreshold: Int? = 32 * 1024
     ) {
         self.verifier = verifier
         self.directory = directory
@@ -55,6 +58,7 @@ final class FastLaneShared: Sendable {
         // reuse a page and the client reads the new bytes. Safe only once the pin outlives the
         // send queue (docs/BYTE-PATH.md).
         self.sendfileThreshold = sendfileThreshold
+        self.originSendfileThreshold = originSendfileThreshold
         self.dataFile = sendfileThreshold == nil ? nil : DataFile(path: store.dataFilePath)
     }
 
@@ -111,11 +115,11 @@ final class FastLane {
     }
 
     /// The answer to `head` (already screened by ``FastLaneHandler/isCandidate(_:)``): the
-    /// response head (with the body copied in, or the body's bytes pinned in the data file for
-    /// `sendfile`), and what its log needs; nil to let the general path answer it.
+    /// response head (with the body copied in, or the body to `sendfile` from a file), and what
+    /// its log needs; nil to let the general path answer it.
     func answer(
         _ head: HTTPRequestHead, request: FastRequest, clientIP: String, nowSeconds: Int64, nowNanos: UInt64
-    ) -> (bytes: ByteBuffer, pinned: PinnedRange?, answer: Answer)? {
+    ) -> (bytes: ByteBuffer, file: FileBody?, answer: Answer)? {
         let target = head.uri
         let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
         let path = target[..<pathEnd]
@@ -158,16 +162,27 @@ final class FastLane {
         }
         let bodyLength = body?.length ?? 0
         let sendsBody = !isHead && status != 304
-        var pinned: PinnedRange?
-        if sendsBody, let body, let threshold = shared.sendfileThreshold, bodyLength >= Int64(threshold), shared.dataFile != nil {
-            pinned = shared.store.pin(
-                rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: body.start, end: body.end
-            )
+        var file: FileBody?
+        if sendsBody, let body, let threshold = shared.originSendfileThreshold, bodyLength >= Int64(threshold),
+           let origin = handle.originFile, origin.isUnchanged {
+            // A hit means the cache holds the range (a partly cached rendition is a MISS for the
+            // rest, filled by the general path); the bytes then leave from the same version's file.
+            guard shared.store.withRange(
+                rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: body.start, end: body.end,
+                { _ in }
+            ) else { return nil }
+            file = FileBody(file: origin, segments: FileBody.segments(of: body), pinned: nil)
+        } else if sendsBody, let body, let threshold = shared.sendfileThreshold, bodyLength >= Int64(threshold),
+                  let dataFile = shared.dataFile,
+                  let pinned = shared.store.pin(
+                      rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: body.start, end: body.end
+                  ) {
+            file = FileBody(file: dataFile, segments: pinned.segments.map { ($0.offset, $0.count) }, pinned: pinned)
         }
-        guard pinned != nil || !sendsBody || bodyLength <= Int64(shared.bodyLimit) else { return nil }
+        guard file != nil || !sendsBody || bodyLength <= Int64(shared.bodyLimit) else { return nil }
 
         let dateLine = date.line(at: nowSeconds)
-        let copiesBody = sendsBody && pinned == nil
+        let copiesBody = sendsBody && file == nil
         out.clear(minimumCapacity: 320 + handle.commonLines.count + (copiesBody ? Int(bodyLength) : 0))
         out.writeBytes(status == 200 ? ResponseBytes.status200 : status == 206 ? ResponseBytes.status206 : ResponseBytes.status304)
         out.writeBytes(dateLine)
@@ -199,7 +214,7 @@ final class FastLane {
         }
         var startsPlayback = false
         if sendsBody, let body, let offset = meta.playbackOffset, body.start == 0, body.end + 1 >= offset { startsPlayback = true }
-        return (out, pinned, Answer(
+        return (out, file, Answer(
             handle: handle, status: status, uid: grant.uid, rangeHeader: request.range,
             rangeStart: body?.start, rangeEnd: body?.end,
             contentLength: status == 304 ? nil : bodyLength, bodyBytes: sendsBody ? bodyLength : 0,
@@ -224,8 +239,36 @@ final class FastLane {
         guard let meta = session.meta else { return nil }
         if handles.count >= 4096 { handles.removeAll(keepingCapacity: true) }
         let handle = RenditionHandle(path: String(path), track: track, session: session, meta: meta)
+        if shared.originSendfileThreshold != nil, meta.kind == .file, let origin = shared.directory.fileOrigin(track.renditionKey),
+           meta.source == origin.identity.source {
+            handle.originFile = DataFile(path: origin.path, identity: origin.identity)
+        }
         handles[Substring(handle.path)] = handle
         return handle
+    }
+}
+
+/// A body sent with `sendfile`: runs of a file (a rendition's own file, or `data.mdb` with the
+/// chunk pages pinned until the socket took them).
+struct FileBody {
+    let file: DataFile
+    /// (offset in the file, bytes), in body order.
+    let segments: [(offset: Int64, count: Int)]
+    let pinned: PinnedRange?
+
+    /// Largest run written at once: `bytes_sent` of a response cut short counts whole runs.
+    static let run = 256 * 1024
+
+    /// `body` of a rendition's own file in runs of at most ``run`` bytes.
+    static func segments(of body: ByteRange) -> [(offset: Int64, count: Int)] {
+        var segments: [(offset: Int64, count: Int)] = []
+        var offset = body.start
+        while offset <= body.end {
+            let count = Int(min(Int64(run), body.end - offset + 1))
+            segments.append((offset, count))
+            offset += Int64(count)
+        }
+        return segments
     }
 }
 

@@ -66,12 +66,12 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             held = nil
-            if context.channel.isWritable, let (bytes, pinned, answer) = lane.answer(
+            if context.channel.isWritable, let (bytes, file, answer) = lane.answer(
                 candidate.head, request: candidate.request, clientIP: clientIP,
                 nowSeconds: candidate.wallMs / 1000, nowNanos: candidate.arrival
             ) {
-                if let pinned {
-                    sendPinned(bytes, pinned, answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
+                if let file {
+                    sendFile(bytes, file, answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
                 } else {
                     send(bytes, answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
                 }
@@ -135,16 +135,15 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Sends a head and a body pinned in the data file: one `sendfile` per run of the body,
-    /// each counted when the socket took it; the pin is released and the answer logged when the
-    /// last run was taken or the connection failed.
-    private func sendPinned(
-        _ head: ByteBuffer, _ pinned: PinnedRange, _ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64,
+    /// Sends a head and a body from a file: one `sendfile` per run of the body, each counted
+    /// when the socket took it; a pin in the data file is released and the answer logged when
+    /// the last run was taken or the connection failed.
+    private func sendFile(
+        _ head: ByteBuffer, _ body: FileBody, _ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64,
         method: HTTPMethod, context: ChannelHandlerContext
     ) {
         let shared = lane.shared
-        let progress = PinnedProgress(pinned: pinned, store: shared.store, dataFile: shared.dataFile)
-        guard let dataFile = shared.dataFile else { return }  // never pinned without one
+        let progress = PinnedProgress(body: body, store: shared.store)
         shared.inFlight.enter()
         shared.countAnswer()
         progress.sent = Unconfirmed(
@@ -152,12 +151,12 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             sequence: shared.ids.next()
         )
         socket.write(.byteBuffer(head), promise: nil)
-        for (i, segment) in pinned.segments.enumerated() {
-            let region = FileRegion(fileHandle: dataFile.handle, readerIndex: Int(segment.offset), endIndex: Int(segment.offset) + segment.count)
+        for (i, segment) in body.segments.enumerated() {
+            let region = FileRegion(fileHandle: body.file.handle, readerIndex: Int(segment.offset), endIndex: Int(segment.offset) + segment.count)
             let written = context.eventLoop.makePromise(of: Void.self)
             socket.write(.fileRegion(region), promise: written)
             let count = segment.count
-            let isLast = i == pinned.segments.count - 1
+            let isLast = i == body.segments.count - 1
             written.futureResult.assumeIsolated().whenComplete { [self] result in
                 switch result {
                 case .success:
@@ -254,27 +253,25 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private static let tracksPrefix = "/tracks/".utf8
 }
 
-/// One pinned response in flight: bytes the socket took so far, and the pin to release once.
+/// One response sent from a file, in flight: bytes the socket took so far, and the file (and
+/// any pin in the data file) held until it is done.
 final class PinnedProgress {
-    let pinned: PinnedRange
+    let body: FileBody
     let store: ChunkStore
-    /// Keeps the data file open while its regions may still be written.
-    let dataFile: DataFile?
     var bytes: Int64 = 0
     var done = false
     var sent: FastLaneHandler.Unconfirmed?
     private var released = false
 
-    init(pinned: PinnedRange, store: ChunkStore, dataFile: DataFile?) {
-        self.pinned = pinned
+    init(body: FileBody, store: ChunkStore) {
+        self.body = body
         self.store = store
-        self.dataFile = dataFile
     }
 
     func release() {
         guard !released else { return }
         released = true
-        store.unpin(pinned)
+        if let pinned = body.pinned { store.unpin(pinned) }
     }
 
     deinit { release() }

@@ -54,6 +54,9 @@ final class RenditionHandle {
     let validators: Validators
     /// `Accept-Ranges`, `ETag`, `Last-Modified`, `X-Content-Duration` and the CORS lines.
     let commonLines: [UInt8]
+    /// The rendition's own file (renditions that are files in `tracks/`), opened once and checked
+    /// to be the version `meta` was made from: large bodies are sent from it with `sendfile`.
+    var originFile: DataFile?
 
     init(path: String, track: TrackPath, session: FillSession, meta: RenditionMeta) {
         self.path = path
@@ -89,15 +92,38 @@ struct DateLine {
     }
 }
 
-/// `data.mdb` opened read-only for `sendfile`, shared by every fast-lane response of a server.
-/// Closed when the last response using it is gone (each in-flight response holds it).
+/// A file opened read-only for `sendfile`: `data.mdb` (shared by every fast-lane response of a
+/// server) or a rendition's own file. Closed when the last response using it is gone (each
+/// in-flight response holds it).
 final class DataFile: Sendable {
     let handle: NIOFileHandle
+    /// The version this file was opened as (nil for `data.mdb`).
+    let identity: FileIdentity?
 
     init?(path: String) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+        identity = nil
+    }
+
+    /// `path` opened read-only if it still is the version `identity` names (nil otherwise).
+    init?(path: String, identity: FileIdentity) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        guard FileIdentity.ofDescriptor(fd) == identity else {
+            close(fd)
+            return nil
+        }
+        handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+        self.identity = identity
+    }
+
+    /// True while the open file still is the version it was opened as (an `fstat`): a file
+    /// rewritten in place (same inode, new size or time) is never sent under the old headers.
+    var isUnchanged: Bool {
+        guard let identity else { return true }
+        return (try? handle.withUnsafeFileDescriptor { FileIdentity.ofDescriptor($0) == identity }) ?? false
     }
 
     deinit {
