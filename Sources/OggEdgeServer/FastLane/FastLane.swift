@@ -167,10 +167,15 @@ final class FastLane {
            let origin = handle.originFile, origin.isUnchanged {
             // A hit means the cache holds the range (a partly cached rendition is a MISS for the
             // rest, filled by the general path); the bytes then leave from the same version's file.
-            guard shared.store.withRange(
-                rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: body.start, end: body.end,
-                { _ in }
-            ) else { return nil }
+            let size = Int64(meta.chunkSize)
+            var from = body.start
+            while from <= body.end {  // `withRange` looks at most 64 chunks at a time
+                let to = min(body.end, (from / size + 64) * size - 1)
+                guard shared.store.withRange(
+                    rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: from, end: to, { _ in }
+                ) else { return nil }
+                from = to + 1
+            }
             file = FileBody(file: origin, segments: FileBody.segments(of: body), pinned: nil)
         } else if sendsBody, let body, let threshold = shared.sendfileThreshold, bodyLength >= Int64(threshold),
                   let dataFile = shared.dataFile,
