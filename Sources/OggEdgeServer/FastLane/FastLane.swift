@@ -85,6 +85,10 @@ final class FastLaneShared: Sendable {
 final class FastLane {
     let shared: FastLaneShared
     private var handles: [Substring: RenditionHandle] = [:]
+    /// Handles of this loop holding their file open (bounded: descriptors are for connections).
+    private var originFilesOpen = 0
+    /// Most rendition files a loop keeps open for `sendfile`; renditions past it are copied.
+    static let maxOriginFiles = 256
     private var tokens: TokenMemo
     private var date = DateLine()
     var logScratch: [UInt8] = []
@@ -242,13 +246,17 @@ final class FastLane {
 
     private func render(_ path: Substring, track: TrackPath, session: FillSession) -> RenditionHandle? {
         guard let meta = session.meta else { return nil }
-        if handles.count >= 4096 { handles.removeAll(keepingCapacity: true) }
+        if handles.count >= 4096 {
+            handles.removeAll(keepingCapacity: true)
+            originFilesOpen = 0  // each closes once the responses still sending from it are done
+        }
         let handle = RenditionHandle(path: String(path), track: track, session: session, meta: meta)
-        if shared.originSendfileThreshold != nil, meta.kind == .file, let origin = shared.directory.fileOrigin(track.renditionKey),
-           meta.source == origin.identity.source {
+        if shared.originSendfileThreshold != nil, originFilesOpen < Self.maxOriginFiles, meta.kind == .file,
+           let origin = shared.directory.fileOrigin(track.renditionKey), meta.source == origin.identity.source {
             handle.originFile = DataFile(path: origin.path, identity: origin.identity)
         }
-        handles[Substring(handle.path)] = handle
+        if handles.updateValue(handle, forKey: Substring(handle.path))?.originFile != nil { originFilesOpen -= 1 }
+        if handle.originFile != nil { originFilesOpen += 1 }
         return handle
     }
 }
