@@ -13,6 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"; workers="${2:-16}"; tracks="${3:-300}"; alpha="${4:-1.0}"
 bin="${5:-}"
+# FLEET_KILLS=0: no kills (a steady-state run for hit ratios); FLEET_WARMUP=S: hit ratios (and the
+# best static choice they are compared with) from the responses after the first S seconds only.
+kills="${FLEET_KILLS:-1}"; warmup="${FLEET_WARMUP:-0}"
 command -v haproxy >/dev/null || apt-get install -y -qq --no-install-recommends haproxy >/dev/null
 command -v oggenc >/dev/null && command -v sox >/dev/null || apt-get install -y -qq vorbis-tools sox >/dev/null
 if [ -z "$bin" ]; then
@@ -78,16 +81,24 @@ for port in 19101 19102 19201 19202 19203 19000; do
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
 done
 
+started_ms=$(date +%s%3N)
 python3 bench/fleet-load.py http://127.0.0.1:19000 fleet "$secret" "$tracks" "$seconds" "$workers" "$alpha" > "$work/load.json" &
 load=$!
-sleep "$(echo "$seconds / 3" | bc -l)"; kill -9 "$pid_p1"; killed_parent=$(date +%s.%N)
-sleep "$(echo "$seconds / 3" | bc -l)"; kill -9 "$pid_e1"; killed_edge=$(date +%s.%N)
+if [ "$kills" = 1 ]; then
+  sleep "$(echo "$seconds / 3" | bc -l)"; kill -9 "$pid_p1"
+  sleep "$(echo "$seconds / 3" | bc -l)"; kill -9 "$pid_e1"
+fi
 wait "$load"
 
 # Per tier, from the delivery logs (audio responses only).
-python3 - "$work" "$catalogue" "$(cat "$work/load.json")" "$track_bytes" > "$work/report.md" <<'PY'
+python3 - "$work" "$catalogue" "$(cat "$work/load.json")" "$track_bytes" "$started_ms" "$warmup" > "$work/report.md" <<'PY'
 import json, sys, glob, os
+from datetime import datetime
 work, catalogue, load, track_bytes = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
+warm_from_ms = int(sys.argv[5]) + int(float(sys.argv[6]) * 1000)
+def after_warmup(r):
+    ts = datetime.strptime(r["ts"].replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000
+    return ts >= warm_from_ms
 def records(name):
     path = os.path.join(work, name, "delivery.jsonl")
     out = []
@@ -118,13 +129,14 @@ best_hit, actual_hit, asked = 0, 0, 0
 slots = (catalogue // 10) // track_bytes
 for n in ["e1", "e2", "e3"]:
     per_track = {}
-    for r in records(n):
+    window = [r for r in records(n) if after_warmup(r)]
+    for r in window:
         per_track[r["track"]] = per_track.get(r["track"], 0) + (r.get("bytes_sent") or 0)
     ranked = sorted(per_track.values(), reverse=True)
     best_hit += sum(ranked[:slots])
     asked += sum(ranked)
-    actual_hit += sum(r.get("bytes_sent") or 0 for r in records(n) if r["cache"] == "HIT")
-print(f"- edge byte hit ratio {actual_hit / asked:.3f} vs best static choice {best_hit / asked:.3f} "
+    actual_hit += sum(r.get("bytes_sent") or 0 for r in window if r["cache"] == "HIT")
+print(f"- edge byte hit ratio{f' after the first {sys.argv[6]} s' if float(sys.argv[6]) > 0 else ''} {actual_hit / asked:.3f} vs best static choice {best_hit / asked:.3f} "
       f"({slots} of {catalogue // track_bytes} tracks fit each edge cache): {actual_hit / best_hit:.2f}x of the best" if asked and best_hit else "")
 edge_bytes = sum(r.get("bytes_sent") or 0 for n in ["e1", "e2", "e3"] for r in records(n))
 parent_bytes = sum(r.get("bytes_sent") or 0 for n in ["p1", "p2"] for r in records(n))
@@ -142,7 +154,11 @@ out="bench/results/fleet-$date.md"
   echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- command: bench/fleet.sh $seconds $workers $tracks $alpha ${5:+$5}; binary: $bin"
   echo "- commit: $(git rev-parse --short HEAD)"
-  echo "- parent p1 killed (SIGKILL) at t+$(echo "$seconds / 3" | bc) s, edge e1 at t+$(echo "2 * $seconds / 3" | bc) s"
+  if [ "$kills" = 1 ]; then
+    echo "- parent p1 killed (SIGKILL) at t+$(echo "$seconds / 3" | bc) s, edge e1 at t+$(echo "2 * $seconds / 3" | bc) s"
+  else
+    echo "- no kills (FLEET_KILLS=0); hit ratios from the responses after the first $warmup s (FLEET_WARMUP)"
+  fi
   echo
   cat "$work/report.md"
   echo
