@@ -183,7 +183,37 @@ def run_checks(stack, browser, shots):
         ops.screenshot(path=os.path.join(shots, "ops.png"), full_page=True)
     ops_context.close()
 
-    # 3. The quick start's demo login (no session made by us).
+    # 3. The player's other events reach the server: a seek, the end of a track (complete, then
+    #    the next track starts on its own), and a skip (the next button while it plays).
+    context, page = player(browser, stack, "events", True, "4g")
+    tap(page, "demo")
+    first = page.evaluate("document.getElementById('audio').src")
+    page.evaluate("(() => { const a = document.getElementById('audio'); a.currentTime = Math.max(0, a.duration - 1.5); })()")
+    page.wait_for_function(f"() => {{ const a = document.getElementById('audio'); return a && a.src !== {json.dumps(first)} && a.currentTime > 0.3; }}",
+                           timeout=20000)
+    page.click("#next")
+    page.wait_for_function("() => { const a = document.getElementById('audio'); return a && a.currentTime > 0.3; }", timeout=20000)
+    wanted = {"start", "seek", "complete", "skip"}
+    events, deadline = [], time.time() + 15
+    while time.time() < deadline:
+        with contextlib.suppress(FileNotFoundError):
+            with open(os.path.join(stack.dir, "playback.jsonl")) as f:
+                events = [json.loads(line) for line in f if '"uid":"events"' in line]
+        if wanted <= {e["event_type"] for e in events}:
+            break
+        time.sleep(0.2)
+    kinds = [e["event_type"] for e in events]
+    assert wanted <= set(kinds), f"events from the player: {kinds}"
+    by_play = {}
+    for e in events:
+        by_play.setdefault(e["play_id"], []).append(e["event_type"])
+    plays = list(by_play.values())
+    assert len(plays) >= 3 and plays[0][:1] == ["start"] and "seek" in plays[0] and "complete" in plays[0], f"first play: {by_play}"
+    assert "skip" in plays[1], f"the auto-next play was skipped: {by_play}"
+    print("ok   the player's seek, complete (then auto-next) and skip reach the playback log:", " | ".join(" ".join(p) for p in plays))
+    context.close()
+
+    # 4. The quick start's demo login (no session made by us).
     context = browser.new_context()
     page = context.new_page()
     page.goto(stack.page_base + "&demo=1")
