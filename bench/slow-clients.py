@@ -18,7 +18,8 @@ import soak_client as sc
 port, pid, kid, secret, media, log = sys.argv[1:7]
 port, pid = int(port), int(pid)
 n_slow, n_stalled, n_idle, n_over, hold = map(int, sys.argv[7:12])
-resource.setrlimit(resource.RLIMIT_NOFILE, (65536, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (_hard if _hard != resource.RLIM_INFINITY and _hard < 65536 else 65536, _hard))
 signer = sc.Signer(kid, secret)
 failures = []
 files = {n: open(os.path.join(media, "tracks", n), "rb").read() for n in os.listdir(os.path.join(media, "tracks")) if n.endswith(".ogg")}
