@@ -63,6 +63,7 @@ CONF
 redis-server "$work/redis.conf"
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
+commit="$(git rev-parse --short HEAD)$(git status --porcelain --untracked-files=no | grep -q . && echo ' (+ uncommitted changes)' || true)"
 secret="$(head -c 32 /dev/urandom | base64)"
 export OGGEDGE_SIGNING_KEYS="soak:$secret" OGGEDGE_ADMIN_TOKEN="soak-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
 export OGGEDGE_REDIS_URL="redis://127.0.0.1:$redis_port"
@@ -93,7 +94,7 @@ out="bench/results/soak-$date_tag.md"
 [ "$minutes" = 30 ] || out="bench/results/soak-$date_tag-${minutes}min.md"
 python3 bench/soak_report.py "$work/result.json" "$minutes" "$alive" "$driver_rc" \
   "RATE=$RATE IDLE=$IDLE PLAYERS=$PLAYERS PURGE_EVERY=$PURGE_EVERY PREWARM_EVERY=$PREWARM_EVERY SLOW_EVERY=$SLOW_EVERY OUTAGE_EVERY=$OUTAGE_EVERY OUTAGE_SECONDS=$OUTAGE_SECONDS ROTATE_EVERY=$ROTATE_EVERY" \
-  "$work/server.out" >"$out"
+  "$work/server.out" "$commit" >"$out"
 echo "report: $out"
 cat "$out"
 [ "$driver_rc" = 0 ] && [ "$alive" = yes ]

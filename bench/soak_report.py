@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Markdown report of a soak (bench/soak.sh) from the driver's result JSON.
 
-usage: soak_report.py RESULT.json MINUTES ALIVE DRIVER_RC SETTINGS SERVER_OUT"""
+usage: soak_report.py RESULT.json MINUTES ALIVE DRIVER_RC SETTINGS SERVER_OUT [COMMIT_AT_START]"""
 import json, os, platform, statistics, subprocess, sys, time
 
 res = json.load(open(sys.argv[1]))
@@ -29,8 +29,11 @@ rss_max = max((s[1] for s in samples), default=0)
 fd_max = max((s[2] for s in samples), default=0)
 five = sum(n for s, r, d, n in res["five_xx"])
 five_undoc = sum(n for s, r, d, n in res["five_xx"] if not d)
-commit = sh("git", "rev-parse", "--short", "HEAD")
-dirty = " (+ uncommitted changes)" if sh("git", "status", "--porcelain", "--untracked-files=no") else ""
+if len(sys.argv) > 7:
+    commit, dirty = sys.argv[7], ""   # what the run was started from (the binary's sources)
+else:
+    commit = sh("git", "rev-parse", "--short", "HEAD")
+    dirty = " (+ uncommitted changes)" if sh("git", "status", "--porcelain", "--untracked-files=no") else ""
 
 print(f"# Soak: {minutes} minutes against one node\n")
 print(f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit `{commit}`{dirty}")
