@@ -120,6 +120,8 @@ report.append("while held: %d player requests, time to whole answer p50 %.1f ms 
               % (n_load_play, pct(t_load, .5), pct(t_load, .99), "yes" if not failures else "NO"))
 slow_cut = sum(1 for e in slow if e[2])
 report.append("slow readers cut while reading: %d of %d (read %.0f kB on average)" % (slow_cut, n_slow, statistics.mean(e[1] for e in slow) / 1024 if slow else 0))
+if slow_cut:
+    failures.append("%d slow readers were cut although they kept reading" % slow_cut)
 
 # Phase 3: past the connection limit.
 over, over_t0 = [], time.time()

@@ -105,12 +105,28 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             stallDeadline?.cancel()
             stallDeadline = nil
         } else if stallDeadline == nil {
-            let channel = context.channel
-            stallDeadline = context.eventLoop.scheduleTask(in: stallTimeout) {
+            armStall(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Cuts the connection if the socket accepts no byte for `stallTimeout` while the channel is
+    /// unwritable. Progress, not writability, decides: a client reading steadily but slowly lets
+    /// the kernel take a little at a time, which may never bring NIO's pending bytes under the low
+    /// watermark (the soak's slow readers at 24 KB/s were cut after 48 s while reading).
+    private func armStall(context: ChannelHandlerContext) {
+        let channel = context.channel
+        let meter = self.meter
+        let mark = meter.acceptedBytes
+        stallDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: stallTimeout) { [self] in
+            stallDeadline = nil
+            guard !channel.isWritable else { return }
+            if meter.acceptedBytes > mark {
+                armStall(context: context)
+            } else {
                 channel.close(promise: nil)
             }
         }
-        context.fireChannelWritabilityChanged()
     }
 
     /// A request head reached the fast lane (which answers it without passing it on).
