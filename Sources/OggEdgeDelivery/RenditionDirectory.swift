@@ -43,6 +43,8 @@ package final class RenditionDirectory: Sendable {
     let negativeNanos: UInt64
     let entries = Mutex<[String: Entry]>([:])
     private let failures = Mutex<[String: (reason: String, until: UInt64)]>([:])
+    private let encodeCounts = Atomic<UInt64>(0)
+    private let failedEncodeCounts = Atomic<UInt64>(0)
     private let generations = Atomic<UInt32>(0)
     /// The parent tier, when this node is an edge (`--upstream`).
     let upstream: UpstreamSettings?
@@ -76,6 +78,11 @@ package final class RenditionDirectory: Sendable {
     static func nanos(_ d: Duration) -> UInt64 {
         UInt64(max(0, d.components.seconds)) * 1_000_000_000 + UInt64(max(0, d.components.attoseconds / 1_000_000_000))
     }
+
+    /// Encodes started since start (each is one encoder run; a remembered failure starts none).
+    package var encodesStarted: UInt64 { encodeCounts.load(ordering: .relaxed) }
+    /// Encodes that failed since start (their reason is then remembered for the negative TTL).
+    package var encodesFailed: UInt64 { failedEncodeCounts.load(ordering: .relaxed) }
 
     /// Encodes started and not yet ended.
     package var activeTranscodes: Int {
@@ -235,8 +242,10 @@ package final class RenditionDirectory: Sendable {
         let kbps = track.kbps
         let serial = Int32(bitPattern: UInt32(truncatingIfNeeded: key.hashValue))
         let busy = scheduler.startStorm
+        encodeCounts.add(1, ordering: .relaxed)
         session.onEnd { [weak self] ended in
             guard let self, case .failed(let reason) = ended.phase else { return }
+            self.failedEncodeCounts.add(1, ordering: .relaxed)
             let until = MonotonicClock.nanos() + self.negativeNanos
             self.failures.withLock { $0[key] = (reason, until) }
             self.entries.withLock { map in if map[key]?.session === ended { map[key] = nil } }

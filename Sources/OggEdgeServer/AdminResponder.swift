@@ -171,12 +171,15 @@ struct AdminStats: Sendable {
     var misses: Int64 = 0
     var coalesced: Int64 = 0
     var transcodes: Int64 = 0
+    var encodesStarted: UInt64 = 0
+    var encodesFailed: UInt64 = 0
     var deliveryLogDropped: UInt64 = 0
 
     var json: String {
         "{\"cache_bytes\":\(cache.bytes),\"cache_file_bytes\":\(cache.fileBytes),\"renditions\":\(cache.renditions),"
             + "\"entries\":\(cache.chunks),\"chunks\":\(cache.chunks),\"hits\":\(hits),\"misses\":\(misses),"
             + "\"coalesced\":\(coalesced),\"evictions\":\(cache.evictions),\"checksum_failures\":\(cache.checksumFailures),"
-            + "\"dropped_writes\":\(cache.droppedWrites),\"transcodes\":\(transcodes),\"delivery_log_dropped\":\(deliveryLogDropped)}\n"
+            + "\"dropped_writes\":\(cache.droppedWrites),\"transcodes\":\(transcodes),"
+            + "\"encodes_started\":\(encodesStarted),\"encodes_failed\":\(encodesFailed),\"delivery_log_dropped\":\(deliveryLogDropped)}\n"
     }
 }

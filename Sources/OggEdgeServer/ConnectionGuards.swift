@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 
 /// Cuts connections that never finish a request head (slowloris) and responses whose client
@@ -27,12 +28,18 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var stallDeadline: Scheduled<Void>?
     let meter = DeliveryMeter()
     let fastLane: FastLaneShared?
+    /// The request decoder's limits, for the decoder the fast lane installs (see ``installFastLane``).
+    let decoderLimits: NIOHTTPDecoderLimitConfiguration
 
-    init(headTimeout: TimeAmount, keepAliveTimeout: TimeAmount, stallTimeout: TimeAmount, fastLane: FastLaneShared? = nil) {
+    init(
+        headTimeout: TimeAmount, keepAliveTimeout: TimeAmount, stallTimeout: TimeAmount, fastLane: FastLaneShared? = nil,
+        decoderLimits: NIOHTTPDecoderLimitConfiguration = .init()
+    ) {
         self.headTimeout = headTimeout
         self.keepAliveTimeout = keepAliveTimeout
         self.stallTimeout = stallTimeout
         self.fastLane = fastLane
+        self.decoderLimits = decoderLimits
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -98,12 +105,28 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             stallDeadline?.cancel()
             stallDeadline = nil
         } else if stallDeadline == nil {
-            let channel = context.channel
-            stallDeadline = context.eventLoop.scheduleTask(in: stallTimeout) {
+            armStall(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Cuts the connection if the socket accepts no byte for `stallTimeout` while the channel is
+    /// unwritable. Progress, not writability, decides: a client reading steadily but slowly lets
+    /// the kernel take a little at a time, which may never bring NIO's pending bytes under the low
+    /// watermark (the soak's slow readers at 24 KB/s were cut after 48 s while reading).
+    private func armStall(context: ChannelHandlerContext) {
+        let channel = context.channel
+        let meter = self.meter
+        let mark = meter.acceptedBytes
+        stallDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: stallTimeout) { [self] in
+            stallDeadline = nil
+            guard !channel.isWritable else { return }
+            if meter.acceptedBytes > mark {
+                armStall(context: context)
+            } else {
                 channel.close(promise: nil)
             }
         }
-        context.fireChannelWritabilityChanged()
     }
 
     /// A request head reached the fast lane (which answers it without passing it on).
@@ -149,12 +172,25 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     /// Puts the fast lane right after the HTTP/1 decoder (before the HTTP/1.0 framing and the
     /// types conversion) and its socket writer at the front of the pipeline.
+    ///
+    /// NIO's server pipeline pairs the request decoder with the response encoder: the decoder
+    /// queues each request's method and the encoder pops one per response head, to drop the body
+    /// of a `HEAD` answer. Fast-lane answers never pass the encoder, so with that pairing each one
+    /// left its method queued and the next general-path response was framed for an earlier
+    /// request: after a fast `HEAD`, a `GET`'s body was silently dropped (head sent, connection
+    /// left waiting). The decoder is therefore replaced by an unpaired one with the same limits;
+    /// the general path never writes a body for `HEAD` itself (``PreparedResponse``).
     private func installFastLane(_ shared: FastLaneShared, context: ChannelHandlerContext) {
         let pipeline = context.pipeline.syncOperations
-        guard let framing = try? pipeline.handler(type: HTTP10FramingHandler.self) else { return }
+        guard let framing = try? pipeline.handler(type: HTTP10FramingHandler.self),
+              let paired = try? pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        else { return }
         let socket = FastLaneSocketWriter()
         let lane = FastLaneHandler(lane: shared.lane(on: context.eventLoop), socket: socket, guardHandler: self)
         do {
+            let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits))
+            try pipeline.addHandler(decoder, position: .before(paired))
+            pipeline.removeHandler(paired, promise: nil)
             try pipeline.addHandler(socket, position: .first)
             try pipeline.addHandler(lane, position: .before(framing))
         } catch {

@@ -25,6 +25,9 @@ final class DeliveryMeter: Sendable {
     /// Response heads seen on this connection so far.
     var heads: UInt64 { state.withLock { $0.heads } }
 
+    /// Body bytes the socket accepted on this connection so far (progress, for the stall check).
+    var acceptedBytes: Int64 { state.withLock { $0.accepted } }
+
     func responseStarted() {
         state.withLock { s in
             s.heads += 1

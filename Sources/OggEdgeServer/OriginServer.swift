@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import OggEdgeCache
 import OggEdgeCore
@@ -145,7 +146,8 @@ public struct OriginServer: Sendable {
             admin: AdminResponder(token: configuration.adminToken, directory: directory, jobs: jobs, player: player.admin) {
                 AdminStats(
                     cache: store?.stats() ?? CacheStats(), hits: counters[.hit], misses: counters[.miss], coalesced: counters[.coalesced],
-                    transcodes: counters[.transcode], deliveryLogDropped: log.droppedRecords
+                    transcodes: counters[.transcode], encodesStarted: directory.encodesStarted,
+                    encodesFailed: directory.encodesFailed, deliveryLogDropped: log.droppedRecords
                 )
             },
             events: PlaybackEvents(verifier: verifier, log: playbackLog, window: EventWindow(), redis: lazyRedis, counter: player.counter),
@@ -240,13 +242,21 @@ public struct OriginServer: Sendable {
         let handler = self.handler
         let readiness = self.readiness
         let fastLane = self.fastLane
+        let decoderLimits = {
+            var d = NIOHTTPDecoderLimitConfiguration()
+            d.maxHeaderFieldSize = limits.maxHeaderBytes
+            d.maxHeaderListSize = limits.maxHeaderBytes
+            d.maxHeaderFieldCount = limits.maxHeaderFields
+            return d
+        }()
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [
                 ConnectionGuardHandler(
                     headTimeout: .seconds(limits.requestHeadTimeoutSeconds),
                     keepAliveTimeout: .seconds(limits.idleTimeoutSeconds),
                     stallTimeout: .seconds(limits.sendStallTimeoutSeconds),
-                    fastLane: fastLane
+                    fastLane: fastLane,
+                    decoderLimits: decoderLimits
                 ),
             ],
             // Idle keep-alive connections are cut by ConnectionGuardHandler, which also sees the

@@ -13,10 +13,15 @@ import Darwin
 
 /// Decodes an Ogg Vorbis file (one logical stream, no chaining) to planar float PCM.
 ///
-/// Refused with `corrupt_rendition`: anything libvorbisfile cannot open, chained streams, a file
-/// that does not end with a complete end-of-stream page (truncated), and, while reading, holes
-/// (bad or missing pages) or a decoded length that differs from the last granule position.
+/// Refused with `corrupt_rendition` before anything is decoded: whatever ``OggSourceCheck``
+/// refuses (bad or missing pages, chained streams, absurd granules, truncation), anything
+/// libvorbisfile cannot open, and a header claiming more than 8 channels or a sample rate outside
+/// 8–192 kHz (a sample rate of 1 would make a 4 s source a stream of days). While reading, a
+/// decoded length that differs from the last granule position still fails the encode.
 final class OggVorbisSource: PCMSource {
+    /// Sample rates a source may declare.
+    static let sampleRates = 8000...192_000
+
     /// Heap-allocated: libvorbisfile keeps pointers into it.
     private var file: UnsafeMutablePointer<OggVorbis_File>?
     private let path: String
@@ -30,7 +35,7 @@ final class OggVorbisSource: PCMSource {
 
     init(path: String) throws(TranscodeError) {
         self.path = path
-        try Self.checkComplete(path: path)
+        try OggSourceCheck.check(path: path)
         let vf = UnsafeMutablePointer<OggVorbis_File>.allocate(capacity: 1)
         let status = ov_fopen(path, vf)
         guard status == 0 else {
@@ -57,7 +62,7 @@ final class OggVorbisSource: PCMSource {
         }
         comments = found
         file = vf
-        guard channels > 0, sampleRate > 0 else {
+        guard (1...8).contains(channels), Self.sampleRates.contains(sampleRate) else {
             close()
             throw .corruptOgg("\(channels) channels at \(sampleRate) Hz")
         }
@@ -138,35 +143,6 @@ final class OggVorbisSource: PCMSource {
         let status = ov_pcm_seek(file, 0)
         guard status == 0 else { throw .corruptOgg("seek to start failed (\(Self.describe(status)))") }
         decoded = 0
-    }
-
-    /// The file must end with a complete, CRC-valid page carrying the end-of-stream flag;
-    /// otherwise it was cut short (libvorbisfile would happily decode what is there).
-    private static func checkComplete(path: String) throws(TranscodeError) {
-        guard let fp = fopen(path, "rb") else { throw .unreadable(path, WAVSource.errnoText()) }
-        defer { fclose(fp) }
-        guard fseeko(fp, 0, SEEK_END) == 0 else { throw .unreadable(path, WAVSource.errnoText()) }
-        let size = Int64(ftello(fp))
-        let tailLength = Int(min(size, 65_536 + 512))
-        guard tailLength >= OggPageHeader.fixedHeaderLength else { throw .corruptOgg("file of \(size) bytes") }
-        var tail = [UInt8](repeating: 0, count: tailLength)
-        guard fseeko(fp, off_t(size - Int64(tailLength)), SEEK_SET) == 0,
-              tail.withUnsafeMutableBytes({ fread($0.baseAddress, 1, tailLength, fp) }) == tailLength
-        else { throw .unreadable(path, WAVSource.errnoText()) }
-        let complete = tail.withUnsafeBytes { bytes -> Bool in
-            var offset = tailLength - OggPageHeader.fixedHeaderLength
-            while offset >= 0 {
-                defer { offset -= 1 }
-                let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-                guard rest[0] == 0x4F, rest[1] == 0x67, rest[2] == 0x67, rest[3] == 0x53,
-                      let header = OggPageHeader.parse(rest), rest.count >= header.totalLength,
-                      OggCRC.verifyPage(rest)
-                else { continue }
-                return header.totalLength == rest.count && header.isEndOfStream
-            }
-            return false
-        }
-        guard complete else { throw .corruptOgg("no complete end-of-stream page at the end of the file (truncated?)") }
     }
 
     static func describe(_ status: Int32) -> String {

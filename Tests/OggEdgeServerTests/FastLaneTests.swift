@@ -168,6 +168,42 @@ import Testing
         }
     }
 
+    /// Soak finding (issue 13): NIO's encoder frames each response for the method the decoder
+    /// queued; fast answers never passed the encoder, so after a fast `HEAD` the next
+    /// general-path answer on the connection went out as a `HEAD` answer: its head with
+    /// `Content-Length`, no body, the client left waiting.
+    @Test func aGeneralPathAnswerAfterFastAnswersOnTheSameConnectionKeepsItsBody() async throws {
+        try await TestServer.with { server in
+            let target = server.sign(Self.track)
+            try await Self.warm(server, target)
+            let missing = server.sign("/tracks/nothere_96kbps.ogg")
+            let before = server.server.fastLaneResponses
+            let port = server.port
+            let answers = await offload { () -> [KeepAliveClient.Response?] in
+                guard let client = KeepAliveClient(port: port, timeout: 5) else { return [] }
+                return [
+                    client.exchange("HEAD", target),
+                    client.exchange("GET", "/healthz"),
+                    client.exchange("HEAD", target),
+                    client.exchange("GET", target, headers: ["Range: bytes=0-9"]),
+                    client.exchange("GET", missing),
+                    client.exchange("HEAD", "/healthz"),
+                    client.exchange("GET", target, headers: ["Range: bytes=10-19"]),
+                ]
+            }
+            #expect(server.server.fastLaneResponses - before >= 3)
+            try #require(answers.count == 7)
+            #expect(answers[0]?.status == 200)
+            #expect(answers[1]?.status == 200)
+            #expect(answers[1]?.body == Array("ok\n".utf8), "the general path's body after a fast HEAD")
+            #expect(answers[3]?.body == Array(TestMedia.bytes("demo_160kbps.ogg")[0...9]))
+            #expect(answers[4]?.status == 404)
+            #expect(answers[4]?.body == Array(#"{"error":"not_found"}"#.utf8))
+            #expect(answers[5]?.status == 200)
+            #expect(answers[6]?.body == Array(TestMedia.bytes("demo_160kbps.ogg")[10...19]))
+        }
+    }
+
     @Test func aPurgeTakesEffectOnTheVeryNextRequest() async throws {
         try await TestServer.with { server in
             let target = server.sign(Self.track)
