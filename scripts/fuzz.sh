@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh smoke [SECONDS]    build, then every target for SECONDS (default 8); fails on a crash
 #   scripts/fuzz.sh full [RUNS]        build, then every target for RUNS inputs (default 10^7), one at a
 #                                      time, and write bench/results/fuzz-YYYYMMDD.md
+#   scripts/fuzz.sh report             rebuild that report from the last `full` run of each target
 #   scripts/fuzz.sh run TARGET [ARGS]  one target with libFuzzer arguments (e.g. a crash file to replay)
 #
 # Targets (fuzz/Sources/<Target>, one libFuzzer executable each, calling the real parser with
@@ -12,6 +13,8 @@
 # they find goes to .build-fuzz/work/<Target>/ (corpus/, crash-* artifacts, log). Env:
 #   FUZZ_TARGETS="FuzzRange FuzzConfig"  a subset;  FUZZ_SANITIZERS="fuzzer" (default "fuzzer address")
 #   FUZZ_REPORT=path                     where `full` writes its report
+#   FUZZ_MAX_SECONDS=N                   cap each target of `full` at N seconds (reported as such)
+#   FUZZ_SKIP_BUILD=1                    use the binaries already in .build-fuzz
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -34,6 +37,7 @@ max_len() {
 
 build() {
     local flags=() s start=$SECONDS
+    if [ "${FUZZ_SKIP_BUILD:-0}" = 1 ]; then BUILD_SECONDS="skipped"; return; fi
     for s in $SANITIZERS; do flags+=("--sanitize=$s"); done
     # -enable-testing: the targets `@testable import` the main package's modules to reach the
     # internal parsers (WAVParser, SpoolCodec, CheckedBeacon, ...) without widening their API.
@@ -88,48 +92,70 @@ smoke() {
 }
 
 full() {
-    local runs="${1:-10000000}" target log start secs status rows="" crashes=0
+    local runs="${1:-10000000}" target log start secs status crashes=0 limit=()
+    [ -n "${FUZZ_MAX_SECONDS:-}" ] && limit=(-max_total_time="$FUZZ_MAX_SECONDS")
     build
-    local report="${FUZZ_REPORT:-bench/results/fuzz-$(date -u +%Y%m%d).md}"
     for target in $TARGETS; do
         log="$WORK/$target/full.log"
         mkdir -p "$WORK/$target"
         start=$SECONDS
         echo "fuzz.sh: $target, $runs inputs ($(date -u +%H:%M:%S))"
-        if run_target "$target" "$log" -runs="$runs"; then status="0 crashes"; else status="**crash**: $(ls "$WORK/$target"/crash-* "$WORK/$target"/timeout-* "$WORK/$target"/oom-* 2>/dev/null | head -1 | xargs -r basename)"; crashes=$((crashes + 1)); fi
+        if run_target "$target" "$log" -runs="$runs" "${limit[@]}"; then
+            status="0 crashes"
+        else
+            status="**crash**: $(ls "$WORK/$target"/crash-* "$WORK/$target"/timeout-* "$WORK/$target"/oom-* 2>/dev/null | head -1 | xargs -r basename)"
+            crashes=$((crashes + 1))
+        fi
         secs=$((SECONDS - start))
         read -r cov ft <<<"$(cov_of "$log")"
-        local execs eps corpus
+        local execs eps
         execs="$(stat_of "$log" number_of_executed_units)"
         eps="$(stat_of "$log" average_exec_per_sec)"
-        corpus="$(find "$WORK/$target/corpus" -type f | wc -l)"
-        rows+="| $target | ${execs:-?} | ${eps:-?} | ${secs} | ${cov:-?} | ${ft:-?} | $(find "fuzz/corpus/$target" -type f | wc -l) + ${corpus} | $(stat_of "$log" peak_rss_mb) | $status |"$'\n'
+        # One table row per target, kept beside its log; `report` puts the rows together.
+        echo "| $target | ${execs:-?} | ${eps:-?} | ${secs} | ${cov:-?} | ${ft:-?} | $(find "fuzz/corpus/$target" -type f | wc -l) + $(find "$WORK/$target/corpus" -type f | wc -l) | $(stat_of "$log" peak_rss_mb) | $status |" >"$WORK/$target/full.row"
+        echo "$runs ${FUZZ_MAX_SECONDS:--} $(git rev-parse --short HEAD) $(date -u +%FT%TZ) ${BUILD_SECONDS}" >"$WORK/$target/full.meta"
         echo "fuzz.sh: $target: ${execs} inputs, ${eps} exec/s, cov ${cov} ft ${ft}, ${status}"
     done
+    report
+    return $((crashes > 0))
+}
+
+# report: bench/results/fuzz-YYYYMMDD.md from the rows the last `full` runs of each target left.
+report() {
+    local out="${FUZZ_REPORT:-bench/results/fuzz-$(date -u +%Y%m%d).md}" target runs cap commit when built
     {
         echo "# Fuzzing campaign $(date -u +%Y-%m-%d)"
         echo
-        echo "- Command: \`scripts/fuzz.sh full $runs\` (FUZZ_TARGETS=\"$TARGETS\")"
-        echo "- Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources fuzz || echo ' (with uncommitted changes)')"
+        echo "- Command: \`scripts/fuzz.sh full RUNS\` per target (FUZZ_MAX_SECONDS caps a target's wall time when set)"
         echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), shared with other builds and benchmarks; one fuzzer process at a time"
         echo "- Toolchain: $(swift --version 2>/dev/null | head -1)"
-        echo "- Build: \`swift build -c release$(for s in $SANITIZERS; do printf ' --sanitize=%s' "$s"; done) -Xswiftc -enable-testing --package-path fuzz\` (${BUILD_SECONDS} s)"
-        echo "- libFuzzer: \`-runs=$runs -print_final_stats=1 -max_len=<per target>\`, seeds from fuzz/corpus/<Target>/"
+        echo "- Build: \`swift build -c release$(for s in $SANITIZERS; do printf ' --sanitize=%s' "$s"; done) -Xswiftc -enable-testing --package-path fuzz\`"
+        echo "- libFuzzer: \`-runs=RUNS -print_final_stats=1 -max_len=<per target>\`, seeds from fuzz/corpus/<Target>/ (read only), new inputs to .build-fuzz/work/<Target>/corpus"
         echo
         echo "| target | inputs executed | exec/s | wall s | cov (edges) | ft (features) | corpus (seeds + new) | peak RSS MB | findings |"
         echo "|---|---:|---:|---:|---:|---:|---|---:|---|"
-        printf '%s' "$rows"
+        for target in $ALL_TARGETS; do
+            [ -f "$WORK/$target/full.row" ] && cat "$WORK/$target/full.row"
+        done
         echo
-        echo "cov = instrumented edges reached, ft = libFuzzer features (edges × hit-count buckets), as libFuzzer's final line prints them."
-    } >"$report"
-    echo "fuzz.sh: report written to $report"
-    return $((crashes > 0))
+        echo "cov = instrumented edges reached, ft = libFuzzer features (edges × hit-count buckets), both from libFuzzer's final status line."
+        echo
+        echo "| target | RUNS | cap s | commit | finished |"
+        echo "|---|---:|---:|---|---|"
+        for target in $ALL_TARGETS; do
+            [ -f "$WORK/$target/full.meta" ] || continue
+            read -r runs cap commit when built <"$WORK/$target/full.meta" || true
+            echo "| $target | $runs | ${cap:--} | $commit | $when |"
+        done
+    } >"$out"
+    echo "fuzz.sh: report written to $out"
 }
 
 case "${1:-smoke}" in
     build) build ;;
     smoke) smoke "${2:-8}" ;;
     full) full "${2:-10000000}" ;;
+    report) report ;;
     run) shift; target="$1"; shift; ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" exec "$(BIN "$target")" "$@" ;;
     *) echo "usage: $0 build | smoke [SECONDS] | full [RUNS] | run TARGET [ARGS]" >&2; exit 2 ;;
 esac

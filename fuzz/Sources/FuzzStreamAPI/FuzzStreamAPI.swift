@@ -14,7 +14,7 @@ private let key = SigningKey(kid: "fuzz", secret: Array(repeating: 0x5A, count: 
 public func fuzzStreamAPI(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var input = FuzzInput(Fuzz.bytes(data, size))
     let flags = input.byte()
-    let expires = input.int64() & 0x0000_FFFF_FFFF_FFFF // Unix seconds; × 1000 must not overflow
+    let expires = input.int64() & 0x0000_00FF_FFFF_FFFF // Unix seconds; × 1000 stays exact in a JSON double
     let fields = input.fields(4)
     let trackId = Substring(decoding: fields[0], as: UTF8.self)
     let cookies = fields[1].split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }

@@ -1,20 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Helpers shared by the fuzz targets: invariant checks that crash (so libFuzzer records the
 /// input) and a cursor that splits one input into several fields.
 public enum Fuzz {
-    /// Stops the process with `message` on stderr when `condition` is false: libFuzzer reports
-    /// a crash and saves the input that broke the invariant.
+    /// Stops the process (`fatalError`, with `message`) when `condition` is false: libFuzzer
+    /// reports a deadly signal and saves the input that broke the invariant.
     @inline(__always)
     public static func check(_ condition: Bool, _ message: @autoclosure () -> String,
                              file: StaticString = #fileID, line: UInt = #line) {
         guard !condition else { return }
-        fputs("invariant violated at \(file):\(line): \(message())\n", stderr)
-        abort()
+        fatalError("invariant violated: \(message())", file: file, line: line)
     }
 
     /// The input as an array of bytes.
