@@ -29,7 +29,7 @@ public func fuzzBeaconJSON(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         Fuzz.check(beacon.target.hasPrefix(beacon.path), "path \(beacon.path) not at the start of \(beacon.target)")
     }
     if let warm = try? JSONDecoder().decode(PrewarmRequest.self, from: body) {
-        if case .value(let tracks) = warm.tracks { _ = tracks.map(TrackPath.isValidTrackId) }
+        if case .value(let tracks) = warm.tracks { _ = tracks.map { TrackPath.isValidTrackId(Substring($0)) } }
     }
     return 0
 }
