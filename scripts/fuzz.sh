@@ -42,13 +42,20 @@ build() {
     # -enable-testing: the targets `@testable import` the main package's modules to reach the
     # internal parsers (WAVParser, SpoolCodec, CheckedBeacon, ...) without widening their API.
     mkdir -p "$SCRATCH"
+    # -sanitize-coverage: swiftc 6.3 drops the coverage instrumentation that -sanitize=fuzzer
+    # implies when it compiles whole-module (release), which leaves libFuzzer blind; ask for it.
     if ! swift build -c release "${flags[@]}" -Xswiftc -enable-testing \
+        -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
         --package-path fuzz --scratch-path "$SCRATCH" >"$SCRATCH/build.log" 2>&1; then
         tail -40 "$SCRATCH/build.log" >&2
         echo "fuzz.sh: build failed (log: $SCRATCH/build.log)" >&2
         exit 1
     fi
     grep -E ': (warning|error):' "$SCRATCH/build.log" | grep '/fuzz/' || true
+    # A target whose `@_cdecl` entry point went missing would run without coverage: refuse it.
+    for s in $TARGETS; do
+        nm "$(BIN "$s")" | grep -q ' T LLVMFuzzerTestOneInput$' || { echo "fuzz.sh: $s has no LLVMFuzzerTestOneInput" >&2; exit 1; }
+    done
     BUILD_SECONDS=$((SECONDS - start))
     echo "fuzz.sh: instrumented build took ${BUILD_SECONDS} s"
 }
@@ -61,8 +68,15 @@ run_target() {
     local dir="$WORK/$target"
     mkdir -p "$dir/corpus"
     # ASan: leak checks off (the Swift runtime's caches live until exit and read as leaks).
+    local status=0
     ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$(BIN "$target")" "$dir/corpus" "fuzz/corpus/$target" \
-        -max_len="$(max_len "$target")" -print_final_stats=1 -artifact_prefix="$dir/" "$@" >"$log" 2>&1
+        -max_len="$(max_len "$target")" -print_final_stats=1 -artifact_prefix="$dir/" "$@" >"$log" 2>&1 || status=$?
+    # Without coverage feedback libFuzzer only mutates blindly: count that as a failure too.
+    if grep -q 'no interesting inputs were found' "$log"; then
+        echo "fuzz.sh: $target runs without coverage (is it instrumented?)" >&2
+        return 3
+    fi
+    return $status
 }
 
 stat_of() { # stat_of LOG NAME → value of "stat::NAME:"
