@@ -143,7 +143,7 @@ report() {
         echo "- Command: \`scripts/fuzz.sh full RUNS\` per target (FUZZ_MAX_SECONDS caps a target's wall time when set)"
         echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), shared with other builds and benchmarks; one fuzzer process at a time"
         echo "- Toolchain: $(swift --version 2>/dev/null | head -1)"
-        echo "- Build: \`swift build -c release$(for s in $SANITIZERS; do printf ' --sanitize=%s' "$s"; done) -Xswiftc -enable-testing --package-path fuzz\`"
+        echo "- Build: \`swift build -c release$(for s in $SANITIZERS; do printf ' --sanitize=%s' "$s"; done) -Xswiftc -enable-testing -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp --package-path fuzz\`"
         echo "- libFuzzer: \`-runs=RUNS -print_final_stats=1 -max_len=<per target>\`, seeds from fuzz/corpus/<Target>/ (read only), new inputs to .build-fuzz/work/<Target>/corpus"
         echo
         echo "| target | inputs executed | exec/s | wall s | cov (edges) | ft (features) | corpus (seeds + new) | peak RSS MB | findings |"
