@@ -69,7 +69,8 @@ run_target() {
     mkdir -p "$dir/corpus"
     # ASan: leak checks off (the Swift runtime's caches live until exit and read as leaks).
     local status=0
-    ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$(BIN "$target")" "$dir/corpus" "fuzz/corpus/$target" \
+    # No Swift backtracer: its stack walk trips ASan after a fatalError and buries the message.
+    SWIFT_BACKTRACE="enable=no" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$(BIN "$target")" "$dir/corpus" "fuzz/corpus/$target" \
         -max_len="$(max_len "$target")" -print_final_stats=1 -artifact_prefix="$dir/" "$@" >"$log" 2>&1 || status=$?
     # Without coverage feedback libFuzzer only mutates blindly: count that as a failure too.
     if grep -q 'no interesting inputs were found' "$log"; then
