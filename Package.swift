@@ -12,6 +12,11 @@ let package = Package(
     products: [
         .executable(name: "oggedge", targets: ["oggedge"]),
         .executable(name: "oggedge-load", targets: ["oggedge-load"]),
+        // For the fuzz package (fuzz/Package.swift), which links the real parsers.
+        .library(name: "OggEdgeCore", targets: ["OggEdgeCore"]),
+        .library(name: "OggEdgeTranscoder", targets: ["OggEdgeTranscoder"]),
+        .library(name: "OggEdgeRedis", targets: ["OggEdgeRedis"]),
+        .library(name: "OggEdgeServer", targets: ["OggEdgeServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

@@ -98,7 +98,9 @@ public enum HTTPDate {
         guard day >= 1, day <= daysInMonth(year: year, month: month),
               time.0 <= 23, time.1 <= 59, time.2 <= 60 else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
-        return days * 86_400 + Int64(time.0 * 3600 + time.1 * 60 + time.2)
+        // A leap second reads as the next second, except 9999-12-31 23:59:60, which stays on the
+        // last second a 4-digit year can express (so `format` writes back the same value).
+        return min(days * 86_400 + Int64(time.0 * 3600 + time.1 * 60 + time.2), latest)
     }
 
     /// A cursor over ASCII bytes; every method consumes input only on success.

@@ -61,8 +61,13 @@ enum SpoolFiles {
     }
 
     static func readCommit(_ directory: String) -> (position: SpoolPosition, lastID: StreamID?)? {
-        guard let data = FileManager.default.contents(atPath: directory + "/" + commitName),
-              let text = String(data: data, encoding: .utf8) else { return nil }
+        guard let data = FileManager.default.contents(atPath: directory + "/" + commitName) else { return nil }
+        return parseCommit(data)
+    }
+
+    /// The position and last id of a commit file's bytes (`v1 SEGMENT OFFSET ID|-`), nil if malformed.
+    static func parseCommit(_ data: Data) -> (position: SpoolPosition, lastID: StreamID?)? {
+        guard let text = String(data: data, encoding: .utf8) else { return nil }
         let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard parts.count == 4, parts[0] == "v1", let segment = UInt64(parts[1]), let offset = Int64(parts[2]),
               offset >= 0 else { return nil }
@@ -85,16 +90,19 @@ enum SpoolFiles {
     /// Scans a segment: the end of its last valid record and the id of that record.
     static func scan(_ path: String) -> (validEnd: Int64, lastID: StreamID?) {
         guard let data = FileManager.default.contents(atPath: path) else { return (0, nil) }
-        return data.withUnsafeBytes { raw -> (Int64, StreamID?) in
-            var offset = 0
-            var lastID: StreamID?
-            while offset < raw.count {
-                guard case .record(let record, let length) = SpoolCodec.decode(UnsafeRawBufferPointer(rebasing: raw[offset...])) else { break }
-                lastID = record.id
-                offset += length
-            }
-            return (Int64(offset), lastID)
+        return data.withUnsafeBytes { scan(bytes: $0) }
+    }
+
+    /// Scans a segment's bytes: the end of its last valid record and the id of that record.
+    static func scan(bytes raw: UnsafeRawBufferPointer) -> (validEnd: Int64, lastID: StreamID?) {
+        var offset = 0
+        var lastID: StreamID?
+        while offset < raw.count {
+            guard case .record(let record, let length) = SpoolCodec.decode(UnsafeRawBufferPointer(rebasing: raw[offset...])) else { break }
+            lastID = record.id
+            offset += length
         }
+        return (Int64(offset), lastID)
     }
 
     /// Opens a spool directory (creating it), cuts a torn tail off the last segment and works out

@@ -33,6 +33,13 @@ public enum ConfigurationLoader {
         if let path = configFile ?? environment["OGGEDGE_CONFIG"] {
             file = try readFile(path)
         }
+        return try load(flags: flags, environment: environment, file: file)
+    }
+
+    /// Loads the configuration from settings already read from a config file (``parseFile(_:path:)``).
+    static func load(
+        flags: [String: String], environment: [String: String], file: [String: String]
+    ) throws(ConfigurationError) -> OriginConfiguration {
         func value(_ name: String) -> String? {
             flags[name] ?? environment[environmentName(name)] ?? file[name]
         }
@@ -114,6 +121,11 @@ public enum ConfigurationLoader {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("cannot read config file \(path)")
         }
+        return try parseFile(data, path: path)
+    }
+
+    /// The settings of a config file's bytes (a flat JSON object); `path` only names it in errors.
+    static func parseFile(_ data: Data, path: String) throws(ConfigurationError) -> [String: String] {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw ConfigurationError("config file \(path) is not valid JSON")

@@ -58,56 +58,15 @@ struct PlaybackEvents: Sendable {
         }
         var request = request
         guard let body = try? await request.collectBody(upTo: 16 * 1024) else { return .error(.badRequest("body_too_large"), isHead: false) }
-        guard let beacon = try? JSONDecoder().decode(PlaybackBeacon.self, from: Data(body.readableBytesView)) else {
-            return .error(.badRequest("invalid_json"), isHead: false)
+        let checked: CheckedBeacon
+        switch CheckedBeacon.check(Data(body.readableBytesView)) {
+        case .failure(let rejection): return .error(.badRequest(rejection.reason), isHead: false)
+        case .success(let c): checked = c
         }
-        guard case .value(let eventId) = beacon.eventId, EventIdentifier.isValid(eventId) else {
-            return .error(.badRequest("invalid_event_id"), isHead: false)
-        }
-        guard case .value(let url) = beacon.url, !url.isEmpty, url.utf8.count <= 8192 else {
-            return .error(.badRequest("invalid_url"), isHead: false)
-        }
-        guard let typeName = beacon.eventType.value(or: "start"), let eventType = PlaybackEventType(rawValue: typeName) else {
-            return .error(.badRequest("invalid_event_type"), isHead: false)
-        }
-        var playId: String?
-        switch beacon.playId {
-        case .absent: guard eventType == .start else { return .error(.badRequest("invalid_play_id"), isHead: false) }
-        case .invalid: return .error(.badRequest("invalid_play_id"), isHead: false)
-        case .value(let id):
-            guard EventIdentifier.isValid(id) else { return .error(.badRequest("invalid_play_id"), isHead: false) }
-            playId = id
-        }
-        var position: Double?
-        switch beacon.positionMs {
-        case .absent: guard eventType == .start else { return .error(.badRequest("invalid_position_ms"), isHead: false) }
-        case .invalid: return .error(.badRequest("invalid_position_ms"), isHead: false)
-        case .value(let p):
-            guard p.isFinite, p >= 0, p <= 86_400_000 else { return .error(.badRequest("invalid_position_ms"), isHead: false) }
-            position = p
-        }
-        var tapToPlaying: Double?
-        switch beacon.tapToPlayingMs {
-        case .absent: guard eventType != .start else { return .error(.badRequest("invalid_tap_to_playing_ms"), isHead: false) }
-        case .invalid: return .error(.badRequest("invalid_tap_to_playing_ms"), isHead: false)
-        case .value(let tap):
-            guard tap.isFinite, tap >= 0, tap <= 600_000 else { return .error(.badRequest("invalid_tap_to_playing_ms"), isHead: false) }
-            tapToPlaying = tap
-        }
-        guard let stallCount = beacon.stallCount.value(or: 0), let stallMs = beacon.stallMs.value(or: 0),
-              stallCount >= 0, stallMs >= 0, stallMs.isFinite
-        else { return .error(.badRequest("invalid_stalls"), isHead: false) }
-        var player: String?
-        if case .value(let name) = beacon.player { player = String(name.prefix(64)) }
-
+        let (eventId, eventType, playId, position) = (checked.eventId, checked.eventType, checked.playId, checked.position)
+        let (tapToPlaying, stallCount, stallMs, player) = (checked.tapToPlaying, checked.stallCount, checked.stallMs, checked.player)
+        let (target, path, track) = (checked.target, checked.path, checked.track)
         // Verify the audio URL as that request would be verified.
-        var target = Substring(url)
-        if let scheme = target.range(of: "://") {
-            let afterHost = target[scheme.upperBound...].firstIndex(of: "/") ?? target.endIndex
-            target = target[afterHost...]
-        }
-        let path = target[..<(target.firstIndex(of: "?") ?? target.endIndex)]
-        guard case .success(let track) = TrackPath.parse(path) else { return .error(.badRequest("invalid_url"), isHead: false) }
         let grant: Grant
         switch verifier.verify(target: target, path: path, clientIP: Substring(clientIP), kbps: track.kbps, now: now) {
         case .failure(let refusal): return .error(.refused(refusal), isHead: false)

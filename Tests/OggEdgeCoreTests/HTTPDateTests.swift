@@ -87,6 +87,17 @@ struct HTTPDateTests {
         }
     }
 
+    /// Fuzz finding (FuzzConditionals): the leap second at the end of year 9999 parsed to
+    /// 10000-01-01T00:00:00Z, a value `format` cannot write (it clamps), so the date did not
+    /// round-trip. It now reads as the last second of 9999.
+    @Test func leapSecondAtTheEndOfTheRangeStaysInTheRange() {
+        let last: Int64 = 253_402_300_799
+        #expect(HTTPDate.parse("Fri, 31 Dec 9999 23:59:60 GMT") == last)
+        #expect(HTTPDate.parse("Fri Dec 31 23:59:60 9999") == last)
+        #expect(HTTPDate.format(last) == "Fri, 31 Dec 9999 23:59:59 GMT")
+        #expect(HTTPDate.parse("Thu, 31 Dec 1998 23:59:60 GMT") == 915_148_800) // elsewhere: the next second
+    }
+
     @Test func randomGarbageNeverCrashes() {
         var rng = RangeFuzzRNG(state: 99)
         let pieces = ["Sun", ", ", "06", " ", "Nov", "1994", "08:49:37", "GMT", "-", "94", "Sunday", ":", "9", "\t", "é"]

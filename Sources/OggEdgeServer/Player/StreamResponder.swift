@@ -83,7 +83,7 @@ struct StreamResponder: Sendable {
             path: track.path, key: keys.signingKey, expires: expires, uid: userId,
             acl: "/tracks/\(trackId)_", maxKbps: cap
         )
-        let body = "{\"url\":" + JSONString.quoted((publicBaseURL ?? "") + signed) + ",\"quality\":\(quality),\"expiresAt\":\(expires * 1000)}"
+        let body = Self.answer(url: (publicBaseURL ?? "") + signed, quality: quality, expiresAtMillis: expires * 1000)
         do {
             _ = try await redis.command(["SET", answerKey, body, "EX", String(Self.answerTTLSeconds)])
         } catch { return .error(.redisUnavailable, isHead: false, log: log) }
@@ -95,6 +95,11 @@ struct StreamResponder: Sendable {
         response.headers[.cacheControl] = "no-store, private"
         response.log = log
         return response
+    }
+
+    /// The JSON answer: `{"url":…,"quality":…,"expiresAt":…}` (milliseconds), also kept in Redis.
+    static func answer(url: String, quality: Int, expiresAtMillis: Int64) -> String {
+        "{\"url\":" + JSONString.quoted(url) + ",\"quality\":\(quality),\"expiresAt\":\(expiresAtMillis)}"
     }
 
     /// The `expiresAt` of a stored answer (written by us, so a plain scan is enough).
