@@ -141,14 +141,16 @@ package final class FillSession: Sendable {
     }
 
     /// The producer failed; readers get `reason`, and nothing it wrote stays in the cache.
+    /// The end hooks (which remember the failure) run before any reader is woken, so no reader can
+    /// answer the failure, and no client retry can arrive, before it is remembered.
     package func fail(_ reason: String) {
         let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.purged = true
             return Self.take(s.fill.fail(reason), from: &s.continuations)
         }
+        runEndHooks()
         for c in woken { c.resume() }
         dropIfUnused()
-        runEndHooks()
     }
 
     /// The rendition was purged while this session runs or is read: readers attached to it keep
