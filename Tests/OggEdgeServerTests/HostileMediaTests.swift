@@ -42,7 +42,7 @@ import Testing
             let first = try await server.fetch(target)
             #expect(first.status == 502)
             let reason = try #require(Self.errorReason(first))
-            let afterFirst = try await Self.stats(server)
+            let afterFirst = try await Self.stats(server, untilFailed: 1)
             #expect(afterFirst.started == 1)
             #expect(afterFirst.failed == 1)
             for _ in 0..<3 {
@@ -59,7 +59,7 @@ import Testing
             let auth = [("Authorization", "Bearer test-admin-token")]
             #expect(try await server.fetch("/admin/cache/mchan0", method: .DELETE, headers: auth).status == 200)
             #expect(try await server.fetch(target).status == 502)
-            let afterPurge = try await Self.stats(server)
+            let afterPurge = try await Self.stats(server, untilFailed: 2)
             #expect(afterPurge.started == 2)
             #expect(afterPurge.failed == 2)
         }
@@ -114,11 +114,18 @@ import Testing
         return object["error"] as? String
     }
 
-    /// `/admin/stats`' encoder counts. A failed encode is counted before its readers are woken
-    /// (`FillSession.fail` runs its end hooks first), so once its `502` arrived the count is there.
-    static func stats(_ server: TestServer) async throws -> (started: Int, failed: Int) {
-        let r = try await server.fetch("/admin/stats", headers: [("Authorization", "Bearer test-admin-token")])
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
-        return (object["encodes_started"] as? Int ?? -1, object["encodes_failed"] as? Int ?? -1)
+    /// `/admin/stats`' encoder counts; with `untilFailed`, asks again (a bounded number of times)
+    /// until the failure count reached it: the failure is counted when the encode's session ends,
+    /// which may be just after its `502` went out.
+    static func stats(_ server: TestServer, untilFailed: Int = 0) async throws -> (started: Int, failed: Int) {
+        var counts = (started: -1, failed: -1)
+        for _ in 0..<100 {
+            let r = try await server.fetch("/admin/stats", headers: [("Authorization", "Bearer test-admin-token")])
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
+            counts = (object["encodes_started"] as? Int ?? -1, object["encodes_failed"] as? Int ?? -1)
+            if counts.failed >= untilFailed { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return counts
     }
 }
