@@ -13,12 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SLOW="${SLOW:-1500}" STALLED="${STALLED:-200}" IDLE="${IDLE:-1000}" OVER="${OVER:-500}" HOLD="${HOLD:-45}"
 # OGGEDGE_BIN=path skips the build (e.g. while another build holds .build's lock).
-if [ -z "${OGGEDGE_BIN:-}" ]; then
-  swift build -c release --product oggedge >/dev/null
-  bin="$(swift build -c release --show-bin-path)/oggedge"
-else
-  bin="$OGGEDGE_BIN"
-fi
+. bench/lib.sh
+bin="$(oggedge_bin)"
 media="${SOAK_MEDIA:-media}"
 ./scripts/make-sample-media.sh "$media" >/dev/null
 work="$(mktemp -d /tmp/oggedge-slow.XXXXXX)"

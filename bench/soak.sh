@@ -23,12 +23,8 @@ RATE="${RATE:-25}" IDLE="${IDLE:-300}" PLAYERS="${PLAYERS:-4}"
 PURGE_EVERY="${PURGE_EVERY:-45}" PREWARM_EVERY="${PREWARM_EVERY:-90}" SLOW_EVERY="${SLOW_EVERY:-10}"
 OUTAGE_EVERY="${OUTAGE_EVERY:-240}" OUTAGE_SECONDS="${OUTAGE_SECONDS:-30}" ROTATE_EVERY="${ROTATE_EVERY:-150}"
 # OGGEDGE_BIN=path skips the build (e.g. while another build holds .build's lock).
-if [ -z "${OGGEDGE_BIN:-}" ]; then
-  swift build -c release --product oggedge >/dev/null
-  bin="$(swift build -c release --show-bin-path)/oggedge"
-else
-  bin="$OGGEDGE_BIN"
-fi
+. bench/lib.sh
+bin="$(oggedge_bin)"
 media_src="${SOAK_MEDIA:-media}"
 ./scripts/make-sample-media.sh "$media_src" >/dev/null
 work="$(mktemp -d /tmp/oggedge-soak.XXXXXX)"
