@@ -170,11 +170,23 @@ struct JSONLineWriter {
         key(name)
         guard let int else { return raw("null") }
         guard int >= 0 else { return out.append(contentsOf: String(int).utf8) }
-        var divisor: Int64 = 1
-        while int / divisor >= 10 { divisor *= 10 }
-        while divisor > 0 {
-            out.append(UInt8(truncatingIfNeeded: int / divisor % 10) &+ 48)
-            divisor /= 10
+        Self.appendDecimal(UInt64(int), to: &out)
+    }
+
+    /// Appends `value` in decimal: digits produced by constant divisions (multiplications once
+    /// compiled) into 20 bytes of stack, then copied in one go.
+    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        if value < 10 { return out.append(UInt8(truncatingIfNeeded: value) &+ 48) }
+        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &scratch) { digits in
+            var rest = value
+            var i = 24
+            while rest > 0 {
+                i -= 1
+                digits[i] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
+                rest /= 10
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: digits[i...]))
         }
     }
 }

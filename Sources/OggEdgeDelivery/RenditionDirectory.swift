@@ -110,7 +110,11 @@ package final class RenditionDirectory: Sendable {
     /// renews the entry and answers its session; anything else (changed, gone, pulled from a
     /// parent, not complete) is nil and left to ``attach(_:offset:)``.
     package func freshComplete(_ track: TrackPath, now: UInt64) -> FillSession? {
-        let key = track.renditionKey
+        freshComplete(track, key: track.renditionKey, now: now)
+    }
+
+    /// ``freshComplete(_:now:)`` with `track.renditionKey` already at hand (no string built).
+    package func freshComplete(_ track: TrackPath, key: String, now: UInt64) -> FillSession? {
         if let session = freshComplete(key, now: now) { return session }
         guard let entry = entries.withLock({ $0[key] }), case .complete = entry.session.phase, entry.session.meta != nil
         else { return nil }

@@ -38,7 +38,26 @@ final class RequestIDGenerator: Sendable {
         counter.wrappingAdd(1, ordering: .relaxed).newValue
     }
 
+    /// `PREFIX-SEQUENCE` (sequence in lowercase hex): 15 bytes or fewer for the first 2^24
+    /// requests, which Swift keeps inline (no allocation); longer ones are formatted the same way.
     func id(for sequence: UInt64) -> String {
-        prefix + "-" + String(sequence, radix: 16)
+        let prefixBytes = prefix.utf8
+        var digits = 1
+        while digits < 16, sequence >> (4 * UInt64(digits)) != 0 { digits += 1 }
+        let count = prefixBytes.count + 1 + digits
+        return String(unsafeUninitializedCapacity: count) { out in
+            var i = 0
+            for byte in prefixBytes { out[i] = byte; i += 1 }
+            out[i] = UInt8(ascii: "-")
+            var rest = sequence
+            var j = count - 1
+            while j > i {
+                let nibble = UInt8(truncatingIfNeeded: rest & 0xf)
+                out[j] = nibble < 10 ? 48 + nibble : 87 + nibble
+                rest >>= 4
+                j -= 1
+            }
+            return count
+        }
     }
 }

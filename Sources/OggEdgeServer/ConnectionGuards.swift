@@ -193,6 +193,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             pipeline.removeHandler(paired, promise: nil)
             try pipeline.addHandler(socket, position: .first)
             try pipeline.addHandler(lane, position: .before(framing))
+            try pipeline.addHandler(RawFastLaneHandler(lane: lane), position: .before(decoder))
         } catch {
             return
         }

@@ -147,6 +147,76 @@ import Testing
         }
     }
 
+    /// Requests read straight from the socket's bytes (in front of NIO's decoder) and requests
+    /// the decoder reads share a connection: a head split across writes, a body, a hand-on, in
+    /// every order, and each answer is still the right one, in order.
+    @Test func rawAndDecodedRequestsShareAConnectionInOrder() async throws {
+        try await TestServer.with { server in
+            let target = server.sign(Self.track)
+            try await Self.warm(server, target)
+            let port = server.port
+            let before = server.server.fastLaneResponses
+            let responses = await offload { () -> [KeepAliveClient.Response] in
+                guard let client = KeepAliveClient(port: port) else { return [] }
+                var out: [KeepAliveClient.Response] = []
+                // Fast first, then a general answer behind it, then fast again: one write.
+                var batch: [UInt8] = []
+                batch += client.request("GET", target, headers: ["Range: bytes=0-99"])
+                batch += client.request("GET", "/healthz")
+                batch += client.request("GET", target, headers: ["Range: bytes=200-299"])
+                client.send(batch)
+                for _ in 0..<3 { if let r = client.readResponse() { out.append(r) } }
+                // A head split in two writes (the decoder reads the rest of this connection).
+                let split = client.request("GET", target, headers: ["Range: bytes=300-399"])
+                client.send(Array(split[..<20]))
+                usleep(20_000)
+                client.send(Array(split[20...]))
+                if let r = client.readResponse() { out.append(r) }
+                if let r = client.exchange("GET", target, headers: ["Range: bytes=400-499"]) { out.append(r) }
+                return out
+            }
+            let body = TestMedia.bytes("demo_160kbps.ogg")
+            try #require(responses.count == 5)
+            #expect(responses[0].status == 206 && responses[0].body == Array(body[0...99]))
+            #expect(responses[1].status == 200 && responses[1].body == Array("ok\n".utf8))
+            #expect(responses[2].status == 206 && responses[2].body == Array(body[200...299]))
+            #expect(responses[3].status == 206 && responses[3].body == Array(body[300...399]))
+            #expect(responses[4].status == 206 && responses[4].body == Array(body[400...499]))
+            // The first, and both after the split (the decoder reads them, the lane behind it answers).
+            #expect(server.server.fastLaneResponses - before >= 3)
+        }
+    }
+
+    /// A request with a body ahead of fast-lane candidates in one write: the decoder reads the
+    /// body as the body, and the requests behind it are answered, not taken for body bytes or
+    /// the other way round.
+    @Test func aRequestWithABodyAheadOfCandidatesKeepsItsBody() async throws {
+        try await TestServer.with { server in
+            let target = server.sign(Self.track)
+            try await Self.warm(server, target)
+            let port = server.port
+            let responses = await offload { () -> [KeepAliveClient.Response] in
+                guard let client = KeepAliveClient(port: port) else { return [] }
+                // The body looks like a request the lane would answer.
+                let smuggled = client.request("GET", target, headers: ["Range: bytes=0-0"])
+                var batch: [UInt8] = []
+                batch += client.request("GET", target, headers: ["Range: bytes=0-9"])
+                batch += Array("POST /events/playback HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: \(smuggled.count)\r\n\r\n".utf8)
+                batch += smuggled
+                batch += client.request("GET", target, headers: ["Range: bytes=10-19"])
+                client.send(batch)
+                var out: [KeepAliveClient.Response] = []
+                for _ in 0..<3 { if let r = client.readResponse() { out.append(r) } }
+                return out
+            }
+            let body = TestMedia.bytes("demo_160kbps.ogg")
+            try #require(responses.count == 3)
+            #expect(responses[0].status == 206 && responses[0].body == Array(body[0...9]))
+            #expect(responses[1].status == 400)  // the body is not a beacon
+            #expect(responses[2].status == 206 && responses[2].body == Array(body[10...19]))
+        }
+    }
+
     @Test func aConnectionServedByTheFastLaneIsNotCutAtTheHeadDeadline() async throws {
         try await TestServer.with(configure: { $0.limits.requestHeadTimeoutSeconds = 1 }) { server in
             let target = server.sign(Self.track)

@@ -118,13 +118,13 @@ final class FastLane {
         var startsPlayback: Bool
     }
 
-    /// The answer to `head` (already screened by ``FastLaneHandler/isCandidate(_:)``): the
-    /// response head (with the body copied in, or the body to `sendfile` from a file), and what
-    /// its log needs; nil to let the general path answer it.
+    /// The answer to a `GET` (or `HEAD`) of `target` already screened as a candidate (by
+    /// ``FastLaneHandler/isCandidate(_:)`` or ``RawRequestScanner``): the response head (with the
+    /// body copied in, or the body to `sendfile` from a file), and what its log needs; nil to let
+    /// the general path answer it.
     func answer(
-        _ head: HTTPRequestHead, request: FastRequest, clientIP: String, nowSeconds: Int64, nowNanos: UInt64
+        isHead: Bool, target: String, request: FastRequest, clientIP: String, nowSeconds: Int64, nowNanos: UInt64
     ) -> (bytes: ByteBuffer, file: FileBody?, answer: Answer)? {
-        let target = head.uri
         let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
         let path = target[..<pathEnd]
         guard let handle = currentHandle(path, now: nowNanos) else { return nil }
@@ -140,7 +140,6 @@ final class FastLane {
             grant = verified
         }
 
-        let isHead = head.method == .HEAD
         let meta = handle.meta
         let plan = DeliveryPlanner.plan(
             DeliveryRequest(
@@ -235,7 +234,7 @@ final class FastLane {
     /// rendered again when the directory holds a different version than the one remembered.
     private func currentHandle(_ path: Substring, now: UInt64) -> RenditionHandle? {
         if let handle = handles[path] {
-            guard let session = shared.directory.freshComplete(handle.track, now: now) else { return nil }
+            guard let session = shared.directory.freshComplete(handle.track, key: handle.key, now: now) else { return nil }
             if session === handle.session { return handle }
             return render(path, track: handle.track, session: session)
         }

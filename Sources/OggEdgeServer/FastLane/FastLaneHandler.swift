@@ -66,16 +66,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             held = nil
-            if context.channel.isWritable, let (bytes, file, answer) = lane.answer(
-                candidate.head, request: candidate.request, clientIP: clientIP,
-                nowSeconds: candidate.wallMs / 1000, nowNanos: candidate.arrival
+            if !answer(
+                isHead: candidate.head.method == .HEAD, target: candidate.head.uri, request: candidate.request,
+                arrival: candidate.arrival, wallMs: candidate.wallMs, context: context
             ) {
-                if let file {
-                    sendFile(bytes, file, answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
-                } else {
-                    send(bytes, answer, arrival: candidate.arrival, wallMs: candidate.wallMs, method: candidate.head.method, context: context)
-                }
-            } else {
                 pendingGeneral += 1
                 context.fireChannelRead(wrapInboundOut(.head(candidate.head)))
                 context.fireChannelRead(data)
@@ -83,12 +77,46 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Answers a candidate read from raw bytes by ``RawFastLaneHandler`` (in front of the
+    /// decoder), if nothing handed to the general path is still being answered; false to let the
+    /// decoder read its bytes after all. `context` only lends its event loop.
+    func answerRaw(_ raw: RawRequest, context: ChannelHandlerContext) -> Bool {
+        guard pendingGeneral == 0, held == nil else { return false }
+        // The head is in (a declined one reaches the guard through the decoder anyway); a fast
+        // answer then arms the keep-alive timeout.
+        guardHandler.requestHeadArrived()
+        return answer(
+            isHead: raw.isHead, target: raw.target, request: raw.request,
+            arrival: MonotonicClock.nanos(), wallMs: WallClock.millis(), context: context
+        )
+    }
+
+    /// Answers a candidate on the spot if the lane can; false when the general path must.
+    private func answer(
+        isHead: Bool, target: String, request: FastRequest, arrival: UInt64, wallMs: Int64, context: ChannelHandlerContext
+    ) -> Bool {
+        guard context.channel.isWritable, let (bytes, file, answer) = lane.answer(
+            isHead: isHead, target: target, request: request, clientIP: clientIP, nowSeconds: wallMs / 1000, nowNanos: arrival
+        ) else { return false }
+        if let file {
+            sendFile(bytes, file, answer, arrival: arrival, wallMs: wallMs, isHead: isHead, context: context)
+        } else {
+            send(bytes, answer, arrival: arrival, wallMs: wallMs, isHead: isHead, context: context)
+        }
+        return true
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
+        flushAnswers()
+        context.fireChannelReadComplete()
+    }
+
+    /// Flushes the answers written since the last flush (once per read cycle).
+    func flushAnswers() {
         if needsFlush {
             needsFlush = false
             socket.flush()
         }
-        context.fireChannelReadComplete()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -118,14 +146,14 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// confirms the oldest one (the completion closure captures only the handler).
     private var unconfirmed: CircularBuffer<Unconfirmed> = CircularBuffer(initialCapacity: 8)
 
-    private func send(_ bytes: ByteBuffer, _ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64, method: HTTPMethod, context: ChannelHandlerContext) {
+    private func send(_ bytes: ByteBuffer, _ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64, isHead: Bool, context: ChannelHandlerContext) {
         let shared = lane.shared
         shared.inFlight.enter()
         shared.countAnswer()
         let written = context.eventLoop.makePromise(of: Void.self)
         socket.write(.byteBuffer(bytes), promise: written)
         unconfirmed.append(Unconfirmed(
-            answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: method == .HEAD,
+            answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: isHead,
             sequence: shared.ids.next()
         ))
         needsFlush = true
@@ -140,14 +168,14 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// the last run was taken or the connection failed.
     private func sendFile(
         _ head: ByteBuffer, _ body: FileBody, _ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64,
-        method: HTTPMethod, context: ChannelHandlerContext
+        isHead: Bool, context: ChannelHandlerContext
     ) {
         let shared = lane.shared
         let progress = PinnedProgress(body: body, store: shared.store)
         shared.inFlight.enter()
         shared.countAnswer()
         progress.sent = Unconfirmed(
-            answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: method == .HEAD,
+            answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: isHead,
             sequence: shared.ids.next()
         )
         socket.write(.byteBuffer(head), promise: nil)
