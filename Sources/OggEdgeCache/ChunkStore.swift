@@ -114,8 +114,13 @@ public final class ChunkStore: Sendable {
     /// The metadata record of `rendition`, if stored or queued (and not queued for deletion).
     public func meta(_ rendition: String) -> RenditionMeta? {
         if let pending = pendingMeta.withLock({ $0[rendition] }) { return pending }
+        // The deletion marker is read before the record: a snapshot taken before the writer
+        // committed a deletion is then always seen with its marker (the writer clears a marker
+        // only after committing). Read after, the marker could already be gone while the
+        // snapshot still held the deleted record: a purged rendition came back as a hit.
+        let deleting = pendingDeletes.withLock { $0[rendition] }
         guard let stored = storedMeta(rendition) else { return nil }
-        if pendingDeletes.withLock({ $0[rendition] }) == stored.generation { return nil }
+        if deleting == stored.generation { return nil }
         return stored
     }
 

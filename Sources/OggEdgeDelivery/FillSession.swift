@@ -107,13 +107,16 @@ package final class FillSession: Sendable {
             // The record is completed only once every chunk is known to be stored: a complete
             // record never names bytes the cache does not have.
             store.afterQueuedWrites { [self] in
-                let (missing, purged) = state.withLock { ($0.fill.incompleteInCache, $0.purged) }
-                guard !purged else { return }
-                if missing {
-                    invalidate()
-                } else {
+                // Checked and written under the session's lock, so a purge (which marks the
+                // session first, then queues its deletion) either sees this record queued ahead
+                // of its deletion or stops it here: a purged version never comes back.
+                let missing = state.withLock { s -> Bool in
+                    guard !s.purged else { return false }
+                    if s.fill.incompleteInCache { return true }
                     store.putMeta(meta, for: key)
+                    return false
                 }
+                if missing { invalidate() }
             }
         }
         for c in woken { c.resume() }
@@ -163,6 +166,17 @@ package final class FillSession: Sendable {
         }
         store?.deleteMeta(key, generation)
         dropIfUnused()
+    }
+
+    /// The rendition was purged while nobody reads this session: the purge removes its record
+    /// and chunks, and nothing the session still has queued may write them again (a transcode's
+    /// complete record is written only once its last chunks are stored, which can be after the
+    /// purge: the purged version then came back as a hit whose chunks were gone).
+    package func purgedUnread() {
+        state.withLock { s in
+            s.purged = true
+            s.dropped = true  // the purge deletes every generation of the rendition itself
+        }
     }
 
     /// A response starts reading this session.

@@ -293,9 +293,13 @@ package final class RenditionDirectory: Sendable {
         }
         // A fill still producing keeps its chunks for the readers behind it; it drops them itself.
         var live: Set<String> = []
-        for session in sessions where session.isSequential && (session.phase == .producing || session.readerCount > 0) {
-            session.detach()
-            live.insert(session.key)
+        for session in sessions {
+            if session.isSequential && (session.phase == .producing || session.readerCount > 0) {
+                session.detach()
+                live.insert(session.key)
+            } else {
+                session.purgedUnread()
+            }
         }
         failures.withLock { for key in renditions { $0[key] = nil } }
         upstreamMisses.withLock { for key in renditions { $0[key] = nil } }
