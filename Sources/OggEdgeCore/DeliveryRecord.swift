@@ -99,24 +99,24 @@ public struct DeliveryRecord: Sendable, Equatable {
         w.raw("{\"ts\":\"")
         RFC3339.appendMillis(timestampMs, to: &w.out)
         w.raw("\"")
-        w.field("req_id", string: requestId)
-        w.field("client_ip", string: clientIP)
-        w.field("method", string: method)
-        w.field("path", string: path)
-        w.field("track", string: track)
-        w.field("kbps", int: kbps.map(Int64.init))
-        w.field("uid", string: uid)
-        w.field("status", int: Int64(status))
-        w.field("range", string: range)
-        w.field("range_start", int: rangeStart)
-        w.field("range_end", int: rangeEnd)
-        w.field("content_length", int: contentLength)
-        w.field("bytes_sent", int: bytesSent)
-        w.field("ttfb_us", int: ttfbMicros)
-        w.field("playback_start_us", int: playbackStartMicros)
-        w.field("duration_us", int: durationMicros)
-        w.field("cache", string: cache?.rawValue)
-        w.field("auth", string: auth)
+        w.field(",\"req_id\":", string: requestId)
+        w.field(",\"client_ip\":", string: clientIP)
+        w.field(",\"method\":", string: method)
+        w.field(",\"path\":", string: path)
+        w.field(",\"track\":", string: track)
+        w.field(",\"kbps\":", int: kbps.map(Int64.init))
+        w.field(",\"uid\":", string: uid)
+        w.field(",\"status\":", int: Int64(status))
+        w.field(",\"range\":", string: range)
+        w.field(",\"range_start\":", int: rangeStart)
+        w.field(",\"range_end\":", int: rangeEnd)
+        w.field(",\"content_length\":", int: contentLength)
+        w.field(",\"bytes_sent\":", int: bytesSent)
+        w.field(",\"ttfb_us\":", int: ttfbMicros)
+        w.field(",\"playback_start_us\":", int: playbackStartMicros)
+        w.field(",\"duration_us\":", int: durationMicros)
+        w.field(",\"cache\":", string: cache?.rawValue)
+        w.field(",\"auth\":", string: auth)
         w.raw(",\"aborted\":")
         w.raw(aborted ? "true" : "false")
         w.raw("}\n")
@@ -152,12 +152,9 @@ struct JSONLineWriter {
         s.withUTF8Buffer { out.append(contentsOf: $0) }
     }
 
-    mutating func key(_ name: StaticString) {
-        out.append(UInt8(ascii: ","))
-        out.append(UInt8(ascii: "\""))
-        raw(name)
-        out.append(UInt8(ascii: "\""))
-        out.append(UInt8(ascii: ":"))
+    /// Writes a key given whole, with its comma, quotes and colon: `,"name":`.
+    mutating func key(_ prefix: StaticString) {
+        raw(prefix)
     }
 
     mutating func field(_ name: StaticString, string: String?) {
@@ -196,8 +193,20 @@ public enum JSONString {
     /// Appends `value` as a quoted, escaped JSON string.
     public static func append(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Most values (ids, paths, ranges) need no escape: copy them whole.
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        // Most values (ids, paths, ranges) need no escape: copy them whole, straight from the
+        // string's contiguous storage when it has one (native strings do).
+        let copied = value.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == 0x7f || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        if copied == nil, !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
             out.append(contentsOf: value.utf8)
             out.append(UInt8(ascii: "\""))
             return
