@@ -226,6 +226,12 @@ def run_checks(stack, browser, shots):
 def bench(stack, browser, plays, out):
     """tap-to-playing over `plays` taps: half cached, half cold transcodes, then prefetched next-track starts."""
     context, page = player(browser, stack, "bench", True, "4g")
+    # The browser's HTTP cache off: /stream hands out the same signed URL for 5 minutes, so a
+    # replayed track could start from Chromium's cache without asking the server at all, and a
+    # "cold transcode" row would then time the browser, not a transcode.
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
     rows = []
     tap(page, "demo")  # media pipeline warm-up, not counted
     for i in range(plays):
