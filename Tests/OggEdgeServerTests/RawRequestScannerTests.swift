@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func aPlayersRangeRequestIsACandidateWithItsHeaders() throws {
-        let head = "GET /tracks/demo_160kbps.ogg?exp=1&kid=k&sig=abc HTTP/1.1\r\nHost: x\r\nRange:  bytes=0-99 \r\n"
+        let head = "GET /tracks/demo_160kbps.ogg?exp=1&kid=k&sig=abc HTTP/1.1\r\nHost: x\r\nRange:  bytes=0-99\r\n"
             + "If-Range: \"e1\"\r\nIf-None-Match: \"e2\"\r\nIf-Match: *\r\nIf-Modified-Since: a\r\nIf-Unmodified-Since: b\r\n"
             + "Connection: Keep-Alive\r\nContent-Length: 0\r\nUser-Agent: t\r\n\r\n"
         let raw = try #require(Self.candidate(head + "GET /next"))

@@ -3,7 +3,7 @@ import OggEdgeCore
 /// Reads one HTTP/1.1 request head straight from the socket's bytes, for the fast lane.
 ///
 /// The grammar accepted is a strict subset of RFC 9112's: a request line `METHOD SP target SP
-/// HTTP/1.x CRLF`, header lines `name ":" OWS value OWS CRLF` with token names and visible
+/// HTTP/1.x CRLF`, header lines `name ":" OWS value CRLF` with token names and visible
 /// values, and an empty line. No bare LF, no obs-fold, no control bytes, no body framing other
 /// than `Content-Length: 0`. Whatever falls outside it — however legal — is ``Scan/unknown``:
 /// NIO's decoder then reads those bytes and everything after them, and judges them as it always
@@ -40,7 +40,8 @@ enum RawRequestScanner {
         let isGet = methodLength == 3 && bytes[0] == 0x47 && bytes[1] == 0x45 && bytes[2] == 0x54
         let isHead = methodLength == 4 && bytes[0] == 0x48 && bytes[1] == 0x45 && bytes[2] == 0x41 && bytes[3] == 0x44
         i += 1
-        // Target: visible ASCII only.
+        // Target: origin form (`/` first), visible ASCII only.
+        guard i < count, bytes[i] == 0x2F else { return .unknown }
         let targetStart = i
         while i < count, bytes[i] > 0x20, bytes[i] < 0x7F { i += 1 }
         let targetEnd = i
@@ -72,15 +73,16 @@ enum RawRequestScanner {
             guard nameEnd > nameStart, i < count, bytes[i] == colon else { return .unknown }
             i += 1
             while i < count, bytes[i] == space || bytes[i] == tab { i += 1 }
+            // Leading whitespace is skipped; trailing whitespace is kept, as NIO's decoder keeps
+            // it (the values must be the ones the general path would see).
             let valueStart = i
-            var valueEnd = i
             while i < count {
                 let b = bytes[i]
                 if b == cr { break }
                 guard b == tab || b >= 0x20, b != 0x7F else { return .unknown }
                 i += 1
-                if b != space && b != tab { valueEnd = i }
             }
+            let valueEnd = i
             guard i + 1 < count, bytes[i + 1] == lf else { return .unknown }
             i += 2
             let name = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])
