@@ -179,6 +179,17 @@ package final class FillSession: Sendable {
         }
     }
 
+    /// The reason a producer gives up on a session nobody can read any more (see
+    /// ``isAbandoned``); not a failure of the source, so it is never remembered as one.
+    package static let abandonedReason = "abandoned"
+
+    /// Purged while producing, and no reader left: nobody can read what the producer would still
+    /// make (a purged session takes no new readers), so it may stop; ``fail(_:)`` with
+    /// ``abandonedReason`` then drops what it wrote.
+    package var isAbandoned: Bool {
+        state.withLock { $0.purged && $0.readers == 0 && $0.fill.phase == .producing }
+    }
+
     /// A response starts reading this session.
     package func addReader() {
         state.withLock { $0.readers += 1 }

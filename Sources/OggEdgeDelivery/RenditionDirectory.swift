@@ -45,6 +45,7 @@ package final class RenditionDirectory: Sendable {
     private let failures = Mutex<[String: (reason: String, until: UInt64)]>([:])
     private let encodeCounts = Atomic<UInt64>(0)
     private let failedEncodeCounts = Atomic<UInt64>(0)
+    private let abandonedEncodeCounts = Atomic<UInt64>(0)
     private let generations = Atomic<UInt32>(0)
     /// The parent tier, when this node is an edge (`--upstream`).
     let upstream: UpstreamSettings?
@@ -83,6 +84,9 @@ package final class RenditionDirectory: Sendable {
     package var encodesStarted: UInt64 { encodeCounts.load(ordering: .relaxed) }
     /// Encodes that failed since start (their reason is then remembered for the negative TTL).
     package var encodesFailed: UInt64 { failedEncodeCounts.load(ordering: .relaxed) }
+
+    /// Encodes stopped since start because a purge detached them and their last reader left.
+    package var encodesAbandoned: UInt64 { abandonedEncodeCounts.load(ordering: .relaxed) }
 
     /// Encodes started and not yet ended.
     package var activeTranscodes: Int {
@@ -249,6 +253,10 @@ package final class RenditionDirectory: Sendable {
         encodeCounts.add(1, ordering: .relaxed)
         session.onEnd { [weak self] ended in
             guard let self, case .failed(let reason) = ended.phase else { return }
+            guard reason != FillSession.abandonedReason else {
+                self.abandonedEncodeCounts.add(1, ordering: .relaxed)
+                return
+            }
             self.failedEncodeCounts.add(1, ordering: .relaxed)
             let until = MonotonicClock.nanos() + self.negativeNanos
             self.failures.withLock { $0[key] = (reason, until) }

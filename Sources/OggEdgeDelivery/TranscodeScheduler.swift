@@ -124,6 +124,13 @@ package final class TranscodeScheduler: Sendable {
 
     /// Runs one step; returns whether the job has more to do.
     private func step(_ job: Job) -> Bool {
+        // A purge detached this encode and its last reader has gone: stop instead of encoding
+        // the rest of the track for nobody.
+        if job.session.isAbandoned {
+            job.transcoder = nil
+            job.session.fail(FillSession.abandonedReason)
+            return false
+        }
         do {
             if job.transcoder == nil {
                 // A storm is judged by the queue both when the job joined it and now: the last

@@ -173,6 +173,7 @@ struct AdminStats: Sendable {
     var transcodes: Int64 = 0
     var encodesStarted: UInt64 = 0
     var encodesFailed: UInt64 = 0
+    var encodesAbandoned: UInt64 = 0
     var deliveryLogDropped: UInt64 = 0
 
     var json: String {
@@ -180,6 +181,6 @@ struct AdminStats: Sendable {
             + "\"entries\":\(cache.chunks),\"chunks\":\(cache.chunks),\"hits\":\(hits),\"misses\":\(misses),"
             + "\"coalesced\":\(coalesced),\"evictions\":\(cache.evictions),\"checksum_failures\":\(cache.checksumFailures),"
             + "\"dropped_writes\":\(cache.droppedWrites),\"transcodes\":\(transcodes),"
-            + "\"encodes_started\":\(encodesStarted),\"encodes_failed\":\(encodesFailed),\"delivery_log_dropped\":\(deliveryLogDropped)}\n"
+            + "\"encodes_started\":\(encodesStarted),\"encodes_failed\":\(encodesFailed),\"encodes_abandoned\":\(encodesAbandoned),\"delivery_log_dropped\":\(deliveryLogDropped)}\n"
     }
 }

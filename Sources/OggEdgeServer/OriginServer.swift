@@ -147,7 +147,8 @@ public struct OriginServer: Sendable {
                 AdminStats(
                     cache: store?.stats() ?? CacheStats(), hits: counters[.hit], misses: counters[.miss], coalesced: counters[.coalesced],
                     transcodes: counters[.transcode], encodesStarted: directory.encodesStarted,
-                    encodesFailed: directory.encodesFailed, deliveryLogDropped: log.droppedRecords
+                    encodesFailed: directory.encodesFailed, encodesAbandoned: directory.encodesAbandoned,
+                    deliveryLogDropped: log.droppedRecords
                 )
             },
             events: PlaybackEvents(verifier: verifier, log: playbackLog, window: EventWindow(), redis: lazyRedis, counter: player.counter),

@@ -101,6 +101,36 @@ import Testing
         }
     }
 
+    /// A purge detaches an encode under way; once its only listener hangs up, nobody can read
+    /// the rest, so the encoder stops instead of encoding the whole track for nobody, and the
+    /// stop is not remembered as a failure of the source.
+    @Test func aPurgedEncodeWithNobodyListeningStopsAndIsNotAFailure() async throws {
+        let media = try Self.media()
+        try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
+            let target = server.sign("/tracks/huge_96kbps.ogg")
+            let auth = [("Authorization", "Bearer test-admin-token")]
+            func stats() async throws -> [String: Any] {
+                let body = try await server.fetch("/admin/stats", headers: auth).body
+                return try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+            }
+            let streaming = try await LiveRequest.start(port: server.port, target: target)
+            #expect(try await server.fetch("/admin/cache/huge", method: .DELETE, headers: auth).status == 200)
+            close(streaming.fd)  // the only listener leaves
+            // The encoder sees it at its next step (the 120 s track is far from encoded by then).
+            var current = try await stats()
+            for _ in 0..<200 where (current["encodes_abandoned"] as? Int ?? 0) == 0 {
+                try await Task.sleep(for: .milliseconds(50))
+                current = try await stats()
+            }
+            #expect(current["encodes_abandoned"] as? Int == 1, "\(current)")
+            #expect(current["encodes_failed"] as? Int == 0, "\(current)")
+            // Not remembered as a failure: the next request starts a fresh encode.
+            let again = try await server.fetch(target, headers: [("Range", "bytes=0-999")])
+            #expect([200, 206].contains(again.status), "\(again.status)")
+            #expect(try await stats()["encodes_started"] as? Int == 2)
+        }
+    }
+
     @Test func anHTTP10ClientNeverGetsChunkedEncoding() async throws {
         let media = try Self.media()
         try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
