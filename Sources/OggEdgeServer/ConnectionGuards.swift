@@ -49,11 +49,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         _ = context.channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: 256 * 1024)
         // NIO's default high water mark (64 KiB) is below one 64 KiB range plus its head: every
         // such answer made the channel unwritable and writable again, two walks of the whole
-        // pipeline per response (8 % of the CPU of a 64 KiB range). Above the largest run the
-        // fast lane queues at once (`FileBody.run`), a single answer leaves it writable; the
-        // general path's bodies still meet backpressure, 320 KiB later.
+        // pipeline per response (a third of the CPU of a 64 KiB range). At 192 KiB, a range of up
+        // to 128 KiB leaves the channel writable; the general path's bodies still meet
+        // backpressure, 128 KiB later than before (what a slow reader may hold in user space).
         _ = context.channel.setOption(
-            ChannelOptions.writeBufferWaterMark, value: .init(low: 64 * 1024, high: FileBody.run + 64 * 1024)
+            ChannelOptions.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 192 * 1024)
         )
         DeliveryMeters.shared.register(meter, for: context.channel)
         HTTP10FramingHandler.install(in: context.pipeline.syncOperations)
