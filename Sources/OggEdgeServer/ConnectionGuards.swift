@@ -28,6 +28,9 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var stallDeadline: Scheduled<Void>?
     let meter = DeliveryMeter()
     let fastLane: FastLaneShared?
+    /// The connections' write high water mark (NIO's default is 64 KiB; see `handlerAdded`).
+    static let writeHighWaterMark = 192 * 1024
+
     /// The request decoder's limits, for the decoder the fast lane installs (see ``installFastLane``).
     let decoderLimits: NIOHTTPDecoderLimitConfiguration
 
@@ -53,7 +56,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         // to 128 KiB leaves the channel writable; the general path's bodies still meet
         // backpressure, 128 KiB later than before (what a slow reader may hold in user space).
         _ = context.channel.setOption(
-            ChannelOptions.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 192 * 1024)
+            ChannelOptions.writeBufferWaterMark, value: .init(low: 64 * 1024, high: Self.writeHighWaterMark)
         )
         DeliveryMeters.shared.register(meter, for: context.channel)
         HTTP10FramingHandler.install(in: context.pipeline.syncOperations)

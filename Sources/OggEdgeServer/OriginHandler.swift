@@ -83,7 +83,7 @@ struct OriginHandler: Sendable {
         let ticket = reader.map { unlogged.begin($0.attachment.key) }
         let meter = DeliveryMeters.shared.meter(for: channel)
         let responseNumber = (meter?.heads ?? 0) + 1
-        var result = await emitter.emit(prepared, to: writer)
+        var result = await emitter.emit(prepared, to: writer, meter: meter)
         if result.aborted {
             // A body cut short must not look complete: close the connection so the client sees
             // a truncated response instead of waiting for bytes that will never come.

@@ -27,7 +27,12 @@ struct ResponseEmitter: Sendable {
     let stallTimeout: Duration
     let allocator = ByteBufferAllocator()
 
-    func emit(_ prepared: PreparedResponse, to writer: consuming ResponseWriter) async -> EmitResult {
+    /// Bytes a streaming response may have handed to the channel beyond what the kernel took.
+    /// Above the connection's write high water mark (``ConnectionGuardHandler/writeHighWaterMark``),
+    /// so a client that stops reading makes the channel unwritable and meets the send deadline.
+    static let sendWindow = ConnectionGuardHandler.writeHighWaterMark + 128 * 1024
+
+    func emit(_ prepared: PreparedResponse, to writer: consuming ResponseWriter, meter: DeliveryMeter? = nil) async -> EmitResult {
         var result = EmitResult()
         let head = HTTPResponse(status: prepared.status, headerFields: prepared.headers)
         do {
@@ -40,7 +45,10 @@ struct ResponseEmitter: Sendable {
                 result.firstByteNanos = MonotonicClock.nanos()
             case .rendition(let reader, let body):
                 defer { reader.close() }
-                try await emitRendition(reader: reader, body: body, head: head, writer: writer, playbackOffset: prepared.log.playbackOffset, result: &result)
+                try await emitRendition(
+                    reader: reader, body: body, head: head, writer: writer, playbackOffset: prepared.log.playbackOffset, meter: meter,
+                    result: &result
+                )
             }
         } catch {
             result.aborted = true
@@ -50,7 +58,7 @@ struct ResponseEmitter: Sendable {
 
     private func emitRendition(
         reader: RenditionReader, body: RenditionBody, head: HTTPResponse, writer: consuming ResponseWriter,
-        playbackOffset: Int64?, result: inout EmitResult
+        playbackOffset: Int64?, meter socketMeter: DeliveryMeter?, result: inout EmitResult
     ) async throws {
         if case .range(let range) = body, range.length <= Int64(singleWriteLimit) {
             var whole = allocator.buffer(capacity: Int(range.length))
@@ -68,6 +76,7 @@ struct ResponseEmitter: Sendable {
         case .range(let range):
             meter.position = range.start
             try await reader.read(range, maxChunk: chunkSize, allocator: allocator) { chunk in
+                await Self.window(socketMeter, handed: result.bytesSent + Int64(chunk.readableBytes))
                 try await bodyWriter.write(chunk)
                 meter.wrote(chunk.readableBytes, result: &result)
             }
@@ -78,6 +87,7 @@ struct ResponseEmitter: Sendable {
                 meter.wroteFraming(header.readableBytes, result: &result)
                 meter.position = part.range.start
                 try await reader.read(part.range, maxChunk: chunkSize, allocator: allocator) { chunk in
+                    await Self.window(socketMeter, handed: result.bytesSent + Int64(chunk.readableBytes))
                     try await bodyWriter.write(chunk)
                     meter.wrote(chunk.readableBytes, result: &result)
                 }
@@ -100,6 +110,7 @@ struct ResponseEmitter: Sendable {
                 if meter.playbackOffset == nil { meter.playbackOffset = session.firstAudioPageEnd }
                 let end = min(produced, (offset / Int64(chunkSize) + 1) * Int64(chunkSize)) - 1
                 try await reader.read(ByteRange(start: offset, end: end), maxChunk: chunkSize, allocator: allocator) { chunk in
+                    await Self.window(socketMeter, handed: result.bytesSent + Int64(chunk.readableBytes))
                     try await bodyWriter.write(chunk)
                     meter.wrote(chunk.readableBytes, result: &result)
                 }
@@ -107,6 +118,15 @@ struct ResponseEmitter: Sendable {
             }
         }
         try await bodyWriter.finish(nil)
+    }
+}
+
+extension ResponseEmitter {
+    /// Waits, before handing the channel bytes up to `handed`, until the socket took all but
+    /// ``sendWindow`` of them.
+    static func window(_ meter: DeliveryMeter?, handed: Int64) async {
+        guard let meter, handed > Int64(sendWindow) else { return }
+        await meter.awaitAccepted(handed - Int64(sendWindow))
     }
 }
 
