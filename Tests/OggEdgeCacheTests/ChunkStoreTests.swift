@@ -177,6 +177,7 @@ import Testing
     @Test func aLongRandomFillStaysUnderTheBoundOnDiskAndReadsBackExactly() async throws {
         let bound = 4 << 20
         let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try ChunkStore(directory: dir, maxBytes: bound)
         defer { store.close() }
         var rng = SeededRandom(seed: 42)
@@ -219,7 +220,9 @@ import Testing
     }
 
     @Test func theLeastRecentlyUsedChunkGoesFirst() async throws {
-        let store = try ChunkStore(directory: Self.tempDir(), maxBytes: 4 << 20)
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try ChunkStore(directory: dir, maxBytes: 4 << 20)
         defer { store.close() }
         let meta = Self.meta(store, length: Int64(store.chunkSize) * 400)
         store.putMeta(meta, for: "lru_160kbps")
@@ -241,7 +244,9 @@ import Testing
 
     @Test func aChunkReadAgainLaterOutlivesNewerChunksReadOnce() async throws {
         // Big enough to hold more than the window's chunks.
-        let store = try ChunkStore(directory: Self.tempDir(), maxBytes: 16 << 20)
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try ChunkStore(directory: dir, maxBytes: 16 << 20)
         defer { store.close() }
         let meta = Self.meta(store, length: Int64(store.chunkSize) * 2000)
         store.putMeta(meta, for: "slru_160kbps")
