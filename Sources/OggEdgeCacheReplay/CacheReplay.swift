@@ -35,6 +35,8 @@ public struct CacheReplay: Sendable {
         public var warmupPlays = 6_000
         public var seed: UInt64 = 1
         public var sliceChunks = 4
+        /// Plays in progress at once, their requests interleaved (the fleet runs 12 players).
+        public var players = 1
         /// Parent of the edges' cache directories (created; each run uses fresh subdirectories).
         public var directory: String
         /// Chunk size (the cache's default unless set).
@@ -109,18 +111,34 @@ public struct CacheReplay: Sendable {
         func chunkBytes(_ index: Int) -> [UInt8] {
             Array(payload.prefix(min(chunkSize, c.trackBytes - index * chunkSize)))
         }
-        for play in 0..<c.plays {
+        // `players` plays in progress at once; each step, a player picked at random sends its
+        // play's next request (so other plays' reads come between a play's own requests).
+        var started = 0
+        func newPlay() -> (track: Int, ranges: [(Int64, Int64)], play: Int) {
             let u = Double(rng.next() >> 11) / Double(1 << 53) * total
             var lo = 0, hi = c.tracks - 1
             while lo < hi { let mid = (lo + hi) / 2; if cdf[mid] < u { lo = mid + 1 } else { hi = mid } }
-            let track = lo
             var ranges: [(Int64, Int64)] = [(0, length - 1)]
             if rng.unit() < 0.5 { ranges.append((length - 65_536, length - 1)) }
             if rng.unit() < 0.3 { ranges.append((Int64(rng.next() % 400_000), length - 1)) }
+            started += 1
+            return (lo, ranges, started - 1)
+        }
+        let players = max(1, c.players)
+        var active = (0..<players).map { _ in newPlay() }
+        while true {
+            let p = players == 1 ? 0 : Int(rng.next() % UInt64(players))
+            if active[p].ranges.isEmpty {
+                guard started < c.plays else { if active.allSatisfy({ $0.ranges.isEmpty }) { break } else { continue } }
+                active[p] = newPlay()
+            }
+            let track = active[p].track
+            let play = active[p].play
+            let request = active[p].ranges.removeFirst()
             let edge = edgeOf[track]
             let store = stores[edge]
             let key = "t\(String(track).leftPadded(4, "0"))_160kbps"
-            for (start, end) in ranges {
+            for (start, end) in [request] {
                 let first = Int(start) / chunkSize, last = Int(end) / chunkSize
                 var hit = true
                 if let meta = store.meta(key) {

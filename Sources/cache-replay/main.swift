@@ -1,6 +1,6 @@
 // cache-replay: the chunk cache's hit ratio on the fleet's request stream, without the fleet
 // (see `CacheReplay`). Usage:
-//   cache-replay [--alpha A] [--fraction F] [--plays N] [--warmup N] [--edges E] [--seed S] [--dir DIR]
+//   cache-replay [--alpha A] [--fraction F] [--plays N] [--warmup N] [--edges E] [--players P] [--seed S] [--dir DIR]
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,12 +18,13 @@ while !args.isEmpty {
     case "--plays": configuration.plays = Int(value) ?? configuration.plays
     case "--warmup": configuration.warmupPlays = Int(value) ?? configuration.warmupPlays
     case "--edges": configuration.edges = Int(value) ?? configuration.edges
+    case "--players": configuration.players = Int(value) ?? configuration.players
     case "--seed": configuration.seed = UInt64(value) ?? configuration.seed
     case "--dir": configuration.directory = value
     default: print("unknown flag \(flag)"); exit(2)
     }
 }
 let c = configuration
-print("alpha \(c.alpha), cache \(c.cacheFraction) of the catalogue per edge, \(c.edges) edges, \(c.tracks) tracks of \(c.trackBytes) bytes, \(c.plays) plays (first \(c.warmupPlays) left out), seed \(c.seed)")
+print("alpha \(c.alpha), cache \(c.cacheFraction) of the catalogue per edge, \(c.edges) edges, \(c.tracks) tracks of \(c.trackBytes) bytes, \(c.plays) plays, \(c.players) at a time (first \(c.warmupPlays) left out), seed \(c.seed)")
 let result = try await CacheReplay(configuration).run()
 print(result)
