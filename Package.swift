@@ -162,6 +162,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Trace-driven hit ratio of the chunk cache on the fleet's request stream (no HTTP).
+        .target(
+            name: "OggEdgeCacheReplay",
+            dependencies: ["OggEdgeCache"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "cache-replay",
+            dependencies: ["OggEdgeCacheReplay"],
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "transcode-bench",
             dependencies: ["OggEdgeTranscoder", "OggEdgeCore"],
@@ -180,7 +192,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OggEdgeCacheTests",
-            dependencies: ["OggEdgeCache"],
+            dependencies: ["OggEdgeCache", "OggEdgeCacheReplay"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -98,7 +98,7 @@ extension ChunkStore {
         }
         recency.withLock { r in
             for i in 0..<count {
-                r.touch(ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i)), verified: !trusted[i])
+                r.touch(ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i)), verified: !trusted[i], read: true)
             }
         }
         return PinnedRange(segments: segments, transaction: ParkedTransaction(txn: txn))

@@ -42,7 +42,11 @@ public enum ChunkLookup: Sendable, Equatable {
 /// Reads run on the caller's thread in a short read transaction and copy the bytes out before it
 /// ends. Every write (chunks, metadata, purges, evictions) goes through one writer thread that
 /// batches many operations per commit. The data file never grows past `maxBytes` (the LMDB map
-/// size); the writer evicts when live data passes 85 % of it, and on `MDB_MAP_FULL`.
+/// size). Live data is kept under a high-water mark 5 % below it (at least three chunks): a
+/// commit that would pass it first evicts, in the same transaction, down to 1 % under the mark
+/// (see ``RecencyIndex`` for the order). The 5 % is the room LMDB needs for pages freed by recent
+/// commits and still visible to readers, which it cannot reuse yet; commits are kept to a third
+/// of it, so `MDB_MAP_FULL` stays rare (on it: evict more and retry once, else drop the chunks).
 public final class ChunkStore: Sendable {
     /// Chunk payload size: 16 pages of 4 KiB minus LMDB's page header and our 4-byte checksum, so
     /// a chunk fills its overflow pages exactly (a full 64 KiB payload would need 17 pages).
@@ -76,14 +80,20 @@ public final class ChunkStore: Sendable {
         self.env = env
         self.maxBytes = env.mapSize
         self.chunkSize = chunkSize
+        let writer = ChunkWriter(env: env, chunkSize: chunkSize)
         var index = RecencyIndex()
+        // Protected: at most 80 % of what the cache holds; a second read protects a chunk only
+        // after a quarter of the cache's chunks have been touched since its first.
+        let capacity = max(1, writer.highWater / writer.chunkPages)
+        index.protectedLimit = capacity * 4 / 5
+        index.window = UInt64(max(64, capacity / 4))
         try env.read { txn in
             try txn.forEach(env.chunks) { key, _ in
                 if let id = ChunkID(key: key) { index.touch(id) }
             }
         }
         self.recency = Mutex(index)
-        self.writer = ChunkWriter(env: env)
+        self.writer = writer
         self.writer.store = self
         writer.start()
         writer.enqueue(.removeOrphans)
@@ -164,7 +174,7 @@ public final class ChunkStore: Sendable {
             return found ?? .missing
         }) ?? .missing
         switch result {
-        case .found: recency.withLock { $0.touch(id, verified: true) }
+        case .found: recency.withLock { $0.touch(id, verified: true, read: true) }
         case .corrupt:
             counters.withLock { $0.checksumFailures += 1 }
             writer.enqueue(.deleteChunk(id))
@@ -235,7 +245,7 @@ public final class ChunkStore: Sendable {
             var i = 0
             while i < count {
                 let id = ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i))
-                r.touch(id, verified: trustedMask & (1 << UInt64(i)) == 0)
+                r.touch(id, verified: trustedMask & (1 << UInt64(i)) == 0, read: true)
                 i += 1
             }
         }
@@ -333,19 +343,31 @@ public final class ChunkStore: Sendable {
     }
 }
 
-/// Least-recently-used order of chunks, kept in memory (rebuilt from the keys at start).
+/// Recency order of chunks, kept in memory (rebuilt from the keys at start): a segmented LRU.
 ///
-/// The first and last chunk of a rendition (a player's first bytes and its end-of-file probe)
-/// are kept longer: they count as used `headBonus` accesses later than they were.
+/// Every chunk is in one of two segments. A chunk written, or read only shortly after its last
+/// use, is on **probation**; a chunk read again after more than `window` other touches (a later
+/// play, not the same player's next request) is **protected**. The protected segment holds at most
+/// `protectedLimit` chunks: past it, its least recently used chunks go back to probation. Eviction
+/// always takes the least recently used chunk of the probation segment (then, if it is empty, of
+/// the protected one), so what goes is always the least recently used chunk among those read at
+/// most once, and a chunk used again outlives chunks used once.
 struct RecencyIndex {
     var ticks: [ChunkID: UInt64] = [:]
     /// Chunks whose CRC this process has checked (or that it wrote).
     var verified: Set<ChunkID> = []
+    /// The protected segment.
+    var protected: Set<ChunkID> = []
     var clock: UInt64 = 0
-    static let headBonus: UInt64 = 2048
+    /// Touches that must separate two reads of a chunk for the second to protect it.
+    var window: UInt64 = 64
+    /// Most chunks in the protected segment.
+    var protectedLimit = Int.max
 
-    mutating func touch(_ id: ChunkID, verified isVerified: Bool = false) {
+    /// Marks `id` used now. `read`: a read (may protect it); otherwise a write or the index's rebuild.
+    mutating func touch(_ id: ChunkID, verified isVerified: Bool = false, read: Bool = false) {
         clock += 1
+        if read, let previous = ticks[id], clock - previous > window { protected.insert(id) }
         ticks[id] = clock
         if isVerified { verified.insert(id) }
     }
@@ -353,14 +375,25 @@ struct RecencyIndex {
     mutating func remove(_ id: ChunkID) {
         ticks[id] = nil
         verified.remove(id)
+        protected.remove(id)
     }
 
-    /// The `count` chunks to evict first. `isTail` tells whether a chunk is a rendition's last.
-    func victims(_ count: Int, isTail: (ChunkID) -> Bool) -> [ChunkID] {
-        guard count > 0 else { return [] }
-        return ticks.map { id, tick in (id, tick + (id.index == 0 || isTail(id) ? Self.headBonus : 0)) }
-            .sorted { $0.1 < $1.1 }
-            .prefix(count)
-            .map(\.0)
+    /// The chunks to evict first, in order, lazily (the caller stops taking when it has freed
+    /// enough): the probation segment least recently used first, then the protected one. The
+    /// protected segment is first brought back to its limit (its oldest go to probation).
+    mutating func evictionOrder() -> [ChunkID] {
+        let byAge = ticks.sorted { $0.value < $1.value }.map(\.key)
+        var excess = protected.count - protectedLimit
+        if excess > 0 {
+            for id in byAge where excess > 0 && protected.contains(id) {
+                protected.remove(id)
+                excess -= 1
+            }
+        }
+        var order: [ChunkID] = []
+        order.reserveCapacity(byAge.count)
+        for id in byAge where !protected.contains(id) { order.append(id) }
+        for id in byAge where protected.contains(id) { order.append(id) }
+        return order
     }
 }

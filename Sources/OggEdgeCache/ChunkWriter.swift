@@ -36,9 +36,25 @@ final class ChunkWriter: @unchecked Sendable {
     static let generationKey: [UInt8] = [0, 0x67] // sorts before every rendition key
     /// Most operations per transaction.
     let maxBatch = 256
+    /// Bytes of LMDB pages one stored chunk takes (its overflow pages).
+    let chunkPages: Int
+    /// Live bytes the writer keeps the store under: the map size less a reserve of 5 % (at least
+    /// three chunks) for pages that recent commits freed but LMDB cannot reuse yet.
+    let highWater: Int
+    /// How far under the high-water mark one eviction goes (1 % of the map, at least a chunk).
+    let evictionBand: Int
+    /// Most chunk bytes one transaction writes (a third of the reserve, at least one chunk): the
+    /// pages it needs must fit in the reserve beside what the previous commit freed.
+    let chunkBytesPerCommit: Int
 
-    init(env: LMDBEnvironment) {
+    init(env: LMDBEnvironment, chunkSize: Int) {
         self.env = env
+        let page = env.pageSize
+        chunkPages = max(page, (chunkSize + 4 + 16 + page - 1) / page * page)
+        let reserve = max(env.mapSize / 20, 3 * chunkPages)
+        highWater = max(chunkPages, env.mapSize - reserve)
+        evictionBand = max(env.mapSize / 100, chunkPages)
+        chunkBytesPerCommit = max(chunkPages, reserve / 3)
         var highest: UInt32 = 0
         try? env.read { txn in
             try txn.forEach(env.meta) { key, value in
@@ -89,7 +105,16 @@ final class ChunkWriter: @unchecked Sendable {
             wake.wait()
             while true {
                 let (batch, stopping) = queue.withLock { q -> ([WriteOp], Bool) in
-                    let n = min(q.ops.count, maxBatch)
+                    var n = 0
+                    var chunkBytes = 0
+                    while n < min(q.ops.count, maxBatch) {
+                        if case .putChunk(_, let bytes, _) = q.ops[n] {
+                            let pages = self.pages(bytes.count)
+                            if n > 0 && chunkBytes + pages > chunkBytesPerCommit { break }
+                            chunkBytes += pages
+                        }
+                        n += 1
+                    }
                     let b = Array(q.ops.prefix(n))
                     q.ops.removeFirst(n)
                     return (b, q.stopping && q.ops.isEmpty)
@@ -104,25 +129,37 @@ final class ChunkWriter: @unchecked Sendable {
         }
     }
 
+    /// Bytes of LMDB pages a chunk of `count` payload bytes takes.
+    func pages(_ count: Int) -> Int {
+        let page = env.pageSize
+        return max(page, (count + 4 + 16 + page - 1) / page * page)
+    }
+
     private func apply(_ batch: [WriteOp]) {
         var stored: Set<ChunkID> = []
         do {
             stored = try commit(batch, chunks: true)
         } catch let error as LMDBError where error.isMapFull {
-            evict(toFraction: 0.5)
+            // No run of free pages long enough for a chunk that LMDB may reuse yet (pages freed
+            // by the last two commits, or seen by a reader, wait; free runs get fragmented).
+            // Evict once more for this batch, commit everything but its chunks (the transaction
+            // after the eviction cannot reuse what it freed), then the chunks alone, which can.
+            let incoming = batch.reduce(0) { sum, op in
+                if case .putChunk(_, let bytes, _) = op { return sum + pages(bytes.count) } else { return sum }
+            }
+            evictAlone(bytes: incoming + evictionBand)
+            _ = try? commit(batch, chunks: false, advance: true)
+            let chunkOps = batch.filter { if case .putChunk = $0 { return true } else { return false } }
             do {
-                stored = try commit(batch, chunks: true)
+                stored = try commit(chunkOps, chunks: true)
             } catch {
-                // Still full: keep metadata and purges, drop the chunk writes (serve uncached).
-                let dropped = batch.filter { if case .putChunk = $0 { return true } else { return false } }.count
-                store?.counters.withLock { $0.droppedWrites += Int64(dropped) }
-                stored = (try? commit(batch, chunks: false)) ?? []
+                // Still full: drop the chunk writes (served uncached, counted).
+                store?.counters.withLock { $0.droppedWrites += Int64(chunkOps.count) }
             }
         } catch {
             stored = (try? commit(batch, chunks: false)) ?? []
         }
         Self.complete(batch, stored: stored)
-        if env.liveBytes() > env.mapSize * 85 / 100 { evict(toFraction: 0.7) }
     }
 
     /// Runs the callbacks of applied (or refused) operations.
@@ -137,10 +174,28 @@ final class ChunkWriter: @unchecked Sendable {
     }
 
     @discardableResult
-    private func commit(_ batch: [WriteOp], chunks: Bool) throws -> Set<ChunkID> {
+    /// - Parameter advance: write even if nothing else does (the generation counter again), so
+    ///   the transaction counter moves on and pages freed before it become reusable.
+    private func commit(_ batch: [WriteOp], chunks: Bool, advance: Bool = false) throws -> Set<ChunkID> {
         var purged: [(Set<String>, @Sendable (Int) -> Void, Int)] = []
         var stored: Set<ChunkID> = []
+        var eviction = Eviction()
         try env.write { txn in
+            if advance {
+                let highest = generation.withLock { $0 }
+                try withUnsafeBytes(of: highest) { try txn.put(env.meta, key: Self.generationKey, value: $0) }
+            }
+            // Room first, in this same transaction: what this batch stores must not take live
+            // data past the high-water mark.
+            if chunks {
+                let incoming = batch.reduce(0) { sum, op in
+                    if case .putChunk(_, let bytes, _) = op { return sum + pages(bytes.count) } else { return sum }
+                }
+                let live = env.liveBytes(txn.txn)
+                if incoming > 0, live + incoming > highWater {
+                    eviction = try evict(txn, bytes: live + incoming - (highWater - evictionBand))
+                }
+            }
             var generations: [String: UInt32?] = [:]
             func currentGeneration(_ rendition: String) throws -> UInt32? {
                 if let known = generations[rendition] { return known }
@@ -199,6 +254,7 @@ final class ChunkWriter: @unchecked Sendable {
                 }
             }
         }
+        finish(eviction)
         // Committed deletions no longer need their marker (unless a newer one replaced it).
         for op in batch {
             switch op {
@@ -249,58 +305,74 @@ final class ChunkWriter: @unchecked Sendable {
         }
     }
 
-    /// Evicts least-recently-used chunks until live data is at most `fraction` of the bound.
-    private func evict(toFraction fraction: Double) {
-        guard let store else { return }
-        let target = Int(Double(env.mapSize) * fraction)
-        let excess = env.liveBytes() - target
-        guard excess > 0 else { return }
-        let perChunk = max(env.pageSize, (store.chunkSize + 4 + 16 + env.pageSize - 1) / env.pageSize * env.pageSize)
-        let count = (excess + perChunk - 1) / perChunk
+    /// What one eviction removed, applied to the recency index and counters once committed.
+    struct Eviction {
+        var chunks = 0
+        var removed: [ChunkID] = []
         var droppedWhole: [String] = []
-        do {
-            let evicted = try env.write { txn -> Int in
-                var lengths: [String: Int] = [:]
-                let victims = store.recency.withLock { index in
-                    index.victims(count) { id in
-                        if lengths[id.rendition] == nil {
-                            let meta = (try? txn.get(env.meta, key: Array(id.rendition.utf8)) { RenditionMeta.decode($0) }) ?? nil
-                            lengths[id.rendition] = meta?.chunkCount ?? 0
-                        }
-                        return Int(id.index) + 1 == lengths[id.rendition]
-                    }
-                }
-                var n = 0
-                var removed: [ChunkID] = []
-                var kinds: [String: (OriginKind, Bool)?] = [:]
-                for id in victims {
-                    // A transcoded rendition cannot refill one lost chunk (an encoder produces bytes
-                    // in order only), so it leaves the cache whole: metadata and every chunk. One
-                    // still being written is left alone (its session holds it).
-                    if kinds[id.rendition] == nil {
-                        kinds[id.rendition] = .some((try? txn.get(env.meta, key: Array(id.rendition.utf8)) {
-                            RenditionMeta.decode($0).map { ($0.kind, $0.isComplete) }
-                        }) ?? nil)
-                    }
-                    if case .some(.some((.transcode, let complete))) = kinds[id.rendition] {
-                        guard complete else { continue }
-                        _ = try txn.delete(env.meta, key: Array(id.rendition.utf8))
-                        n += try txn.deletePrefix(env.chunks, prefix: ChunkID.prefix(id.rendition))
-                        kinds[id.rendition] = .some(nil)
-                        droppedWhole.append(id.rendition)
-                        continue
-                    }
-                    if try txn.delete(env.chunks, key: id.key) { n += 1; removed.append(id) }
-                }
-                store.recency.withLock { index in
-                    for id in removed { index.remove(id) }
-                    let whole = Set(droppedWhole)
-                    if !whole.isEmpty { for id in index.ticks.keys where whole.contains(id.rendition) { index.remove(id) } }
-                }
-                return n
+    }
+
+    /// Evicts in `txn`, in ``RecencyIndex`` order, until at least `bytes` of pages are freed.
+    private func evict(_ txn: WriteTransaction, bytes: Int) throws -> Eviction {
+        guard let store, bytes > 0 else { return Eviction() }
+        var result = Eviction()
+        let order = store.recency.withLock { $0.evictionOrder() }
+        var freed = 0
+        var lengths: [String: Int] = [:]
+        var kinds: [String: (OriginKind, Bool)?] = [:]
+        func meta(_ rendition: String) -> RenditionMeta? {
+            (try? txn.get(env.meta, key: Array(rendition.utf8)) { RenditionMeta.decode($0) }) ?? nil
+        }
+        for id in order {
+            if freed >= bytes { break }
+            if kinds[id.rendition] == nil {
+                let m = meta(id.rendition)
+                kinds[id.rendition] = .some(m.map { ($0.kind, $0.isComplete) })
+                lengths[id.rendition] = m.map { Int($0.length) } ?? 0
             }
-            store.counters.withLock { $0.evictions += Int64(evicted) }
-            if !droppedWhole.isEmpty { store.renditionsDropped(droppedWhole) }
+            // A transcoded rendition cannot refill one lost chunk (an encoder produces bytes in
+            // order only), so it leaves the cache whole: metadata and every chunk. One still
+            // being written is left alone (its session holds it).
+            if case .some(.some((.transcode, let complete))) = kinds[id.rendition] {
+                guard complete else { continue }
+                _ = try txn.delete(env.meta, key: Array(id.rendition.utf8))
+                let n = try txn.deletePrefix(env.chunks, prefix: ChunkID.prefix(id.rendition))
+                result.chunks += n
+                freed += n * chunkPages
+                kinds[id.rendition] = .some(nil)
+                result.droppedWhole.append(id.rendition)
+                continue
+            }
+            if try txn.delete(env.chunks, key: id.key) {
+                result.chunks += 1
+                result.removed.append(id)
+                let length = lengths[id.rendition] ?? 0
+                let chunkBytes = length > 0 ? min(store.chunkSize, length - Int(id.index) * store.chunkSize) : store.chunkSize
+                freed += pages(max(0, chunkBytes))
+            } else {
+                result.removed.append(id)
+            }
+        }
+        return result
+    }
+
+    /// Applies a committed eviction to the index, the counters and the rendition hook.
+    private func finish(_ eviction: Eviction) {
+        guard let store, eviction.chunks > 0 || !eviction.removed.isEmpty || !eviction.droppedWhole.isEmpty else { return }
+        store.recency.withLock { index in
+            for id in eviction.removed { index.remove(id) }
+            let whole = Set(eviction.droppedWhole)
+            if !whole.isEmpty { for id in index.ticks.keys where whole.contains(id.rendition) { index.remove(id) } }
+        }
+        store.counters.withLock { $0.evictions += Int64(eviction.chunks) }
+        if !eviction.droppedWhole.isEmpty { store.renditionsDropped(eviction.droppedWhole) }
+    }
+
+    /// Evicts `bytes` in a transaction of its own (after `MDB_MAP_FULL`).
+    private func evictAlone(bytes: Int) {
+        do {
+            let eviction = try env.write { txn in try evict(txn, bytes: bytes) }
+            finish(eviction)
         } catch {
             // Eviction itself hit the map limit: nothing more to do this round.
         }

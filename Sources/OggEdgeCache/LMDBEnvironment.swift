@@ -139,16 +139,19 @@ final class LMDBEnvironment: @unchecked Sendable {
 
     /// Bytes held by live pages of both databases (what eviction keeps under the bound).
     func liveBytes() -> Int {
-        (try? read { txn in
-            var total = 0
-            for dbi in [meta, chunks] {
-                var st = MDB_stat()
-                if mdb_stat(txn.txn, dbi, &st) == 0 {
-                    total += (Int(st.ms_branch_pages) + Int(st.ms_leaf_pages) + Int(st.ms_overflow_pages)) * Int(st.ms_psize)
-                }
+        (try? read { txn in liveBytes(txn.txn) }) ?? 0
+    }
+
+    /// Live bytes as transaction `txn` sees them (a write transaction sees its own changes).
+    func liveBytes(_ txn: OpaquePointer) -> Int {
+        var total = 0
+        for dbi in [meta, chunks] {
+            var st = MDB_stat()
+            if mdb_stat(txn, dbi, &st) == 0 {
+                total += (Int(st.ms_branch_pages) + Int(st.ms_leaf_pages) + Int(st.ms_overflow_pages)) * Int(st.ms_psize)
             }
-            return total
-        }) ?? 0
+        }
+        return total
     }
 
     /// Number of chunk records.

@@ -1,5 +1,6 @@
 import Foundation
 @testable import OggEdgeCache
+import Synchronization
 import Testing
 
 /// The chunk store against a real LMDB file in a temporary directory.
@@ -165,5 +166,120 @@ import Testing
         #expect(Self.read(store, ChunkID(rendition: "big_320kbps", generation: meta.generation, index: 1)).0 == .missing)
         let size = (try? FileManager.default.attributesOfItem(atPath: dir + "/data.mdb")[.size] as? Int) ?? Int.max
         #expect(size <= bound)
+    }
+
+    /// Payload of chunk `index` of generation `generation`: distinct per chunk, so a read of the
+    /// wrong bytes shows.
+    static func payload(_ size: Int, _ generation: UInt32, _ index: Int) -> [UInt8] {
+        (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index &* 13 &+ Int(generation) &* 101) }
+    }
+
+    @Test func aLongRandomFillStaysUnderTheBoundOnDiskAndReadsBackExactly() async throws {
+        let bound = 4 << 20
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try ChunkStore(directory: dir, maxBytes: bound)
+        defer { store.close() }
+        var rng = SeededRandom(seed: 42)
+        var metas: [String: RenditionMeta] = [:]
+        for step in 0..<1_000 {
+            let name = "r\(rng.next() % 40)_96kbps"
+            let length = Int64(1 + rng.next() % UInt64(store.chunkSize * 9))
+            let meta: RenditionMeta
+            if let known = metas[name] {
+                meta = known
+            } else {
+                meta = Self.meta(store, length: length)
+                store.putMeta(meta, for: name)
+                metas[name] = meta
+            }
+            let index = Int(rng.next() % UInt64(meta.chunkCount))
+            let id = ChunkID(rendition: name, generation: meta.generation, index: UInt32(index))
+            let expected = Self.payload(meta.chunkLength(index), meta.generation, index)
+            let (found, bytes) = Self.read(store, id)
+            if found == .found {
+                #expect(bytes == expected, "chunk \(index) of \(name) read back different bytes")
+            } else {
+                #expect(found == .missing)
+                await Self.put(store, id, expected)
+            }
+            if step % 100 == 0 {
+                let stats = store.stats()
+                #expect(stats.bytes <= Int64(store.writer.highWater))
+                #expect(stats.fileBytes <= Int64(bound))
+            }
+        }
+        let stats = store.stats()
+        #expect(stats.evictions > 0)
+        #expect(stats.checksumFailures == 0)
+        #expect(stats.fileBytes <= Int64(bound))
+        let size = (try? FileManager.default.attributesOfItem(atPath: dir + "/data.mdb")[.size] as? Int) ?? Int.max
+        #expect(size <= bound)
+        // Kept near the bound, not far under it.
+        #expect(stats.bytes >= Int64(store.writer.highWater - 2 * store.writer.evictionBand - 2 * store.writer.chunkPages))
+    }
+
+    @Test func theLeastRecentlyUsedChunkGoesFirst() async throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try ChunkStore(directory: dir, maxBytes: 4 << 20)
+        defer { store.close() }
+        let meta = Self.meta(store, length: Int64(store.chunkSize) * 400)
+        store.putMeta(meta, for: "lru_160kbps")
+        let id = { (i: Int) in ChunkID(rendition: "lru_160kbps", generation: meta.generation, index: UInt32(i)) }
+        let chunk = Self.payload(store.chunkSize, meta.generation, 0)
+        let capacity = store.writer.highWater / store.writer.chunkPages
+        // Fill to just under the mark, then touch the oldest chunk (a read right after its
+        // write: recency, not protection).
+        for i in 0..<(capacity - 2) { await Self.put(store, id(i), chunk) }
+        #expect(Self.read(store, id(0)).0 == .found)
+        #expect(store.stats().evictions == 0)
+        // One more chunk than fits: chunk 1 (now the least recently used) goes, not chunk 0.
+        for i in (capacity - 2)..<(capacity + 1) { await Self.put(store, id(i), chunk) }
+        #expect(store.stats().evictions > 0)
+        #expect(Self.read(store, id(1)).0 == .missing)
+        #expect(Self.read(store, id(0)).0 == .found)
+        #expect(Self.read(store, id(capacity)).0 == .found)
+    }
+
+    @Test func aChunkReadAgainLaterOutlivesNewerChunksReadOnce() async throws {
+        // Big enough to hold more than the window's chunks.
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try ChunkStore(directory: dir, maxBytes: 16 << 20)
+        defer { store.close() }
+        let meta = Self.meta(store, length: Int64(store.chunkSize) * 2000)
+        store.putMeta(meta, for: "slru_160kbps")
+        let id = { (i: Int) in ChunkID(rendition: "slru_160kbps", generation: meta.generation, index: UInt32(i)) }
+        let chunk = Self.payload(store.chunkSize, meta.generation, 0)
+        let window = Int(store.recency.withLock { $0.window })
+        await Self.put(store, id(0), chunk)
+        // More than the window of other touches, then chunk 0 is read again: protected.
+        for i in 1...(window + 2) { await Self.put(store, id(i), chunk) }
+        #expect(Self.read(store, id(0)).0 == .found)
+        #expect(store.recency.withLock { $0.protected.contains(id(0)) })
+        // Many more chunks, each written and read once: the cache turns over several times and
+        // chunk 0, older than all of them, stays.
+        let capacity = store.writer.highWater / store.writer.chunkPages
+        for i in (window + 3)..<(window + 3 + 3 * capacity) {
+            await Self.put(store, id(i), chunk)
+            _ = Self.read(store, id(i))
+        }
+        #expect(Self.read(store, id(0)).0 == .found)
+        #expect(Self.read(store, id(window + 3)).0 == .missing)
+        #expect(store.stats().bytes <= Int64(store.writer.highWater))
+    }
+}
+
+/// SplitMix64: the same stream for a seed everywhere.
+struct SeededRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
     }
 }

@@ -1,0 +1,36 @@
+import Foundation
+@testable import OggEdgeCache
+import OggEdgeCacheReplay
+import Testing
+
+/// The fleet's request stream replayed against real chunk stores (`CacheReplay`): deterministic
+/// for its seed (every request's writes and evictions are committed before the next request), so
+/// these are floors on a computed number, not timing assertions.
+@Suite(.serialized) struct HitRatioReplayTests {
+    static func configuration(alpha: Double, fraction: Double) -> CacheReplay.Configuration {
+        var c = CacheReplay.Configuration(directory: FileManager.default.temporaryDirectory.path)
+        c.alpha = alpha
+        c.cacheFraction = fraction
+        c.plays = 9_000
+        c.warmupPlays = 3_000
+        c.seed = 7
+        return c
+    }
+
+    @Test func zipfOneWithATenthOfTheCatalogueIsNearTheBestStaticChoice() async throws {
+        let result = try await CacheReplay(Self.configuration(alpha: 1.0, fraction: 0.10)).run()
+        print("replay Zipf 1.0, 10 %:", result)
+        #expect(result.ofBest >= 0.95)
+        #expect(result.largestDataFile <= Int64(result.bound))
+        #expect(result.droppedWrites == 0)
+        #expect(result.meanFill >= 0.88)
+    }
+
+    @Test func aSteeperPopularityCurveGetsNearNinetyPercent() async throws {
+        let steeper = try await CacheReplay(Self.configuration(alpha: 1.2, fraction: 0.10)).run()
+        print("replay Zipf 1.2, 10 %:", steeper)
+        #expect(steeper.ofBest >= 0.95)
+        #expect(steeper.hitRatio >= 0.85)
+        #expect(steeper.largestDataFile <= Int64(steeper.bound))
+    }
+}
