@@ -3,6 +3,7 @@
 #
 #   scripts/fuzz.sh build              instrumented build of fuzz/ (release, -sanitize=fuzzer,address)
 #   scripts/fuzz.sh smoke [SECONDS]    build, then every target for SECONDS (default 8); fails on a crash
+#                                      (scripts/test.sh runs FUZZ_BUILD=debug scripts/fuzz.sh smoke 5)
 #   scripts/fuzz.sh full [RUNS]        build, then every target for RUNS inputs (default 10^7), one at a
 #                                      time, and write bench/results/fuzz-YYYYMMDD.md
 #   scripts/fuzz.sh report             rebuild that report from the last `full` run of each target
@@ -15,10 +16,17 @@
 #   FUZZ_REPORT=path                     where `full` writes its report
 #   FUZZ_MAX_SECONDS=N                   cap each target of `full` at N seconds (reported as such)
 #   FUZZ_SKIP_BUILD=1                    use the binaries already in .build-fuzz
+#   FUZZ_BUILD=debug                     a debug build in .build-fuzz-debug instead: same sanitizers and
+#                                        coverage, no optimiser (what scripts/test.sh's smoke uses)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-SCRATCH="$ROOT/.build-fuzz"
+CONFIGURATION="${FUZZ_BUILD:-release}"
+case "$CONFIGURATION" in
+    release) SCRATCH="$ROOT/.build-fuzz" ;;
+    debug) SCRATCH="$ROOT/.build-fuzz-debug" ;;
+    *) echo "fuzz.sh: FUZZ_BUILD must be release or debug" >&2; exit 2 ;;
+esac
 WORK="$SCRATCH/work"
 ALL_TARGETS="FuzzRange FuzzConditionals FuzzRequestTarget FuzzOggPages FuzzVorbisIdHeader FuzzWAVHeader FuzzSpoolSegment FuzzBeaconJSON FuzzStreamAPI FuzzConfig"
 TARGETS="${FUZZ_TARGETS:-$ALL_TARGETS}"
@@ -44,7 +52,7 @@ build() {
     mkdir -p "$SCRATCH"
     # -sanitize-coverage: swiftc 6.3 drops the coverage instrumentation that -sanitize=fuzzer
     # implies when it compiles whole-module (release), which leaves libFuzzer blind; ask for it.
-    if ! swift build -c release "${flags[@]}" -Xswiftc -enable-testing \
+    if ! swift build -c "$CONFIGURATION" "${flags[@]}" -Xswiftc -enable-testing \
         -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
         --package-path fuzz --scratch-path "$SCRATCH" >"$SCRATCH/build.log" 2>&1; then
         tail -40 "$SCRATCH/build.log" >&2
@@ -61,7 +69,7 @@ build() {
     echo "fuzz.sh: instrumented build took ${BUILD_SECONDS} s"
 }
 
-BIN() { echo "$SCRATCH/release/$1"; }
+BIN() { echo "$SCRATCH/$CONFIGURATION/$1"; }
 
 # run_target TARGET LOG ARGS...: the target on its work corpus and the seeds; returns its status.
 run_target() {
