@@ -288,4 +288,40 @@ struct FileBody {
 struct FastRequest {
     var range: String?
     var conditionals = ConditionalHeaders()
+
+    /// Takes the value of a header the lane reads (the rules both request readers apply: at most
+    /// one of each header the planner reads, a `Range` of at most 256 bytes, `Connection:
+    /// keep-alive` only, no body, no protocol switch); false when the request is then not one the
+    /// lane answers.
+    mutating func take(_ field: RawRequestScanner.Field, _ value: String) -> Bool {
+        switch field {
+        case .range:
+            guard range == nil, value.utf8.count <= 256 else { return false }
+            range = value
+        case .ifMatch:
+            guard conditionals.ifMatch == nil else { return false }
+            conditionals.ifMatch = value[...]
+        case .ifNoneMatch:
+            guard conditionals.ifNoneMatch == nil else { return false }
+            conditionals.ifNoneMatch = value[...]
+        case .ifModifiedSince:
+            guard conditionals.ifModifiedSince == nil else { return false }
+            conditionals.ifModifiedSince = value[...]
+        case .ifUnmodifiedSince:
+            guard conditionals.ifUnmodifiedSince == nil else { return false }
+            conditionals.ifUnmodifiedSince = value[...]
+        case .ifRange:
+            guard conditionals.ifRange == nil else { return false }
+            conditionals.ifRange = value[...]
+        case .connection:
+            return value.lowercasedASCIIEquals("keep-alive")
+        case .contentLength:
+            return value == "0"
+        case .transferEncoding, .expect, .upgrade:
+            return false
+        case .other:
+            break
+        }
+        return true
+    }
 }

@@ -245,35 +245,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
               head.uri.utf8.starts(with: tracksPrefix) else { return nil }
         var request = FastRequest()
         for (name, value) in head.headers {
-            switch name.utf8.count {
-            case 4 where name.lowercasedASCIIEquals("host"): continue
-            case 5 where name.lowercasedASCIIEquals("range"):
-                guard request.range == nil, value.utf8.count <= 256 else { return nil }
-                request.range = value
-            case 6 where name.lowercasedASCIIEquals("expect"): return nil
-            case 7 where name.lowercasedASCIIEquals("upgrade"): return nil
-            case 8 where name.lowercasedASCIIEquals("if-match"):
-                guard request.conditionals.ifMatch == nil else { return nil }
-                request.conditionals.ifMatch = value[...]
-            case 8 where name.lowercasedASCIIEquals("if-range"):
-                guard request.conditionals.ifRange == nil else { return nil }
-                request.conditionals.ifRange = value[...]
-            case 10 where name.lowercasedASCIIEquals("connection"):
-                guard value.lowercasedASCIIEquals("keep-alive") else { return nil }
-            case 13 where name.lowercasedASCIIEquals("if-none-match"):
-                guard request.conditionals.ifNoneMatch == nil else { return nil }
-                request.conditionals.ifNoneMatch = value[...]
-            case 14 where name.lowercasedASCIIEquals("content-length"):
-                guard value == "0" else { return nil }
-            case 17 where name.lowercasedASCIIEquals("if-modified-since"):
-                guard request.conditionals.ifModifiedSince == nil else { return nil }
-                request.conditionals.ifModifiedSince = value[...]
-            case 17 where name.lowercasedASCIIEquals("transfer-encoding"): return nil
-            case 19 where name.lowercasedASCIIEquals("if-unmodified-since"):
-                guard request.conditionals.ifUnmodifiedSince == nil else { return nil }
-                request.conditionals.ifUnmodifiedSince = value[...]
-            default: continue
-            }
+            var name = name
+            let field = name.withUTF8 { RawRequestScanner.Field(UnsafeRawBufferPointer($0)) }
+            guard request.take(field, value) else { return nil }
         }
         return request
     }

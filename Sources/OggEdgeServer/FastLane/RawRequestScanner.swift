@@ -87,32 +87,15 @@ enum RawRequestScanner {
             i += 2
             let name = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])
             let value = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])
-            switch Field(name) {
+            let field = Field(name)
+            switch field {
             case .transferEncoding:
                 return .unknown
             case .contentLength:
                 guard !sawContentLength, value.count == 1, value[0] == 0x30 else { return .unknown }
                 sawContentLength = true
-            case .range:
-                guard candidate else { continue }
-                if request.range != nil || value.count > 256 { candidate = false } else { request.range = string(value) }
-            case .ifMatch:
-                guard candidate else { continue }
-                if request.conditionals.ifMatch != nil { candidate = false } else { request.conditionals.ifMatch = string(value)[...] }
-            case .ifNoneMatch:
-                guard candidate else { continue }
-                if request.conditionals.ifNoneMatch != nil { candidate = false } else { request.conditionals.ifNoneMatch = string(value)[...] }
-            case .ifModifiedSince:
-                guard candidate else { continue }
-                if request.conditionals.ifModifiedSince != nil { candidate = false } else { request.conditionals.ifModifiedSince = string(value)[...] }
-            case .ifUnmodifiedSince:
-                guard candidate else { continue }
-                if request.conditionals.ifUnmodifiedSince != nil { candidate = false } else { request.conditionals.ifUnmodifiedSince = string(value)[...] }
-            case .ifRange:
-                guard candidate else { continue }
-                if request.conditionals.ifRange != nil { candidate = false } else { request.conditionals.ifRange = string(value)[...] }
-            case .connection:
-                if !equalsLowercased(value, "keep-alive") { candidate = false }
+            case .range, .ifMatch, .ifNoneMatch, .ifModifiedSince, .ifUnmodifiedSince, .ifRange, .connection:
+                if candidate { candidate = request.take(field, string(value)) }
             case .expect, .upgrade:
                 return .unknown  // protocol switches and interim answers: the decoder's business
             case .other:
