@@ -1,4 +1,5 @@
 import Foundation
+import OggEdgeCacheReplay
 @testable import OggEdgeCache
 import Synchronization
 import Testing
@@ -180,7 +181,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try ChunkStore(directory: dir, maxBytes: bound)
         defer { store.close() }
-        var rng = SeededRandom(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var metas: [String: RenditionMeta] = [:]
         for step in 0..<1_000 {
             let name = "r\(rng.next() % 40)_96kbps"
@@ -270,18 +271,5 @@ import Testing
         #expect(Self.read(store, id(0)).0 == .found)
         #expect(Self.read(store, id(9)).0 == .missing)
         #expect(store.stats().bytes <= Int64(store.writer.highWater))
-    }
-}
-
-/// SplitMix64: the same stream for a seed everywhere.
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }
