@@ -47,7 +47,7 @@ extension ChunkStore {
         let count = Int(last - first) + 1
         var trusted = [Bool](repeating: false, count: count)
         recency.withLock { r in
-            for i in 0..<count where r.verified.contains(ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i))) {
+            for i in 0..<count where r.isVerified(ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i))) {
                 trusted[i] = true
             }
         }

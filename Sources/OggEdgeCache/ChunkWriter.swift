@@ -240,7 +240,7 @@ final class ChunkWriter: @unchecked Sendable {
                     withUnsafeBytes(of: generation.bigEndian) { prefix.append(contentsOf: $0) }
                     _ = try txn.deletePrefix(env.chunks, prefix: prefix)
                     store?.recency.withLock { index in
-                        for id in index.ticks.keys where id.rendition == rendition && id.generation == generation { index.remove(id) }
+                        for id in index.ids where id.rendition == rendition && id.generation == generation { index.remove(id) }
                     }
                 case .deleteMeta(let rendition, let generation):
                     if try currentGeneration(rendition) == generation {
@@ -273,7 +273,7 @@ final class ChunkWriter: @unchecked Sendable {
         }
         for (set, reply, removed) in purged {
             store?.recency.withLock { index in
-                for id in index.ticks.keys where set.contains(id.rendition) { index.remove(id) }
+                for id in index.ids where set.contains(id.rendition) { index.remove(id) }
             }
             reply(removed)
         }
@@ -362,7 +362,7 @@ final class ChunkWriter: @unchecked Sendable {
         store.recency.withLock { index in
             for id in eviction.removed { index.remove(id) }
             let whole = Set(eviction.droppedWhole)
-            if !whole.isEmpty { for id in index.ticks.keys where whole.contains(id.rendition) { index.remove(id) } }
+            if !whole.isEmpty { for id in index.ids where whole.contains(id.rendition) { index.remove(id) } }
         }
         store.counters.withLock { $0.evictions += Int64(eviction.chunks) }
         if !eviction.droppedWhole.isEmpty { store.renditionsDropped(eviction.droppedWhole) }

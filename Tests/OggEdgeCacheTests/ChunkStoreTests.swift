@@ -260,7 +260,7 @@ import Testing
         // of a warm cache are), then chunk 0 is read again: protected.
         for t in 0...(window + 2) { _ = Self.read(store, id(1 + t % 8)) }
         #expect(Self.read(store, id(0)).0 == .found)
-        #expect(store.recency.withLock { $0.protected.contains(id(0)) })
+        #expect(store.recency.withLock { $0.isProtected(id(0)) })
         // Many more chunks, each written and read once: the cache turns over several times and
         // chunk 0, older than all of them, stays.
         let capacity = store.writer.highWater / store.writer.chunkPages

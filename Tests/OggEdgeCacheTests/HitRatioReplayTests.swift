@@ -20,7 +20,7 @@ import Testing
     @Test func zipfOneWithATenthOfTheCatalogueIsNearTheBestStaticChoice() async throws {
         let result = try await CacheReplay(Self.configuration(alpha: 1.0, fraction: 0.10)).run()
         print("replay Zipf 1.0, 10 %:", result)
-        #expect(result.ofBest >= 0.95)
+        #expect(result.ofBest >= 0.97)
         #expect(result.largestDataFile <= Int64(result.bound))
         #expect(result.droppedWrites == 0)
         #expect(result.meanFill >= 0.88)
@@ -29,7 +29,7 @@ import Testing
     @Test func aSteeperPopularityCurveGetsNearNinetyPercent() async throws {
         let steeper = try await CacheReplay(Self.configuration(alpha: 1.2, fraction: 0.10)).run()
         print("replay Zipf 1.2, 10 %:", steeper)
-        #expect(steeper.ofBest >= 0.95)
+        #expect(steeper.ofBest >= 0.97)
         #expect(steeper.hitRatio >= 0.85)
         #expect(steeper.largestDataFile <= Int64(steeper.bound))
     }
