@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"; workers="${2:-16}"; tracks="${3:-300}"; alpha="${4:-1.0}"
 bin="${5:-}"
 # FLEET_KILLS=0: no kills (a steady-state run for hit ratios); FLEET_WARMUP=S: hit ratios (and the
-# best static choice they are compared with) from the responses after the first S seconds only.
+# best static choice they are compared with) from the responses after the first S seconds only;
+# FLEET_OUT=path: append the report there instead. The edges take OGGEDGE_* settings from the
+# environment (e.g. OGGEDGE_UPSTREAM_SLICE_CHUNKS=8 for 512 KiB slices).
 kills="${FLEET_KILLS:-1}"; warmup="${FLEET_WARMUP:-0}"
 command -v haproxy >/dev/null || apt-get install -y -qq --no-install-recommends haproxy >/dev/null
 command -v oggenc >/dev/null && command -v sox >/dev/null || apt-get install -y -qq vorbis-tools sox >/dev/null
@@ -124,6 +126,11 @@ for tier, names in (("edges", ["e1", "e2", "e3"]), ("parents", ["p1", "p2"])):
     ttfb = [r["ttfb_us"] for r in rs if r.get("ttfb_us") is not None]
     print(f"| {tier} | {len(rs)} | {count('HIT')} | {count('UPSTREAM') + count('MISS')} | {count('COALESCED')} | {count('ERROR')} | "
           f"{hit_bytes / all_bytes if all_bytes else 0:.3f} | {q(ttfb, 0.5)} | {q(ttfb, 0.99)} |")
+    if tier == "edges":
+        # Responses the edges could not answer from their cache: what the slice size changes.
+        for label, kinds in (("edge UPSTREAM/MISS", ("UPSTREAM", "MISS")), ("edge COALESCED", ("COALESCED",))):
+            t = [r["ttfb_us"] for r in rs if r["cache"] in kinds and r.get("ttfb_us") is not None]
+            print(f"| {label} only | {len(t)} | | | | | | {q(t, 0.5)} | {q(t, 0.99)} |")
 # The best static choice per edge: the tracks that edge was asked most, as many as its cache holds.
 best_hit, actual_hit, asked = 0, 0, 0
 slots = (catalogue // 10) // track_bytes
@@ -147,13 +154,13 @@ print(f"- bytes to players (edges' logs): {edge_bytes}; bytes parents sent to ed
       f"({parent_bytes / edge_bytes if edge_bytes else 0:.3f} of what players got); catalogue {catalogue} bytes, each edge cache {catalogue // 10}")
 PY
 date="$(date -u +%Y%m%d)"
-out="bench/results/fleet-$date.md"
+out="${FLEET_OUT:-bench/results/fleet-$date.md}"
 {
   echo "## fleet run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
   echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- command: bench/fleet.sh $seconds $workers $tracks $alpha ${5:+$5}; binary: $bin"
-  echo "- commit: $(git rev-parse --short HEAD)"
+  echo "- commit: $(git rev-parse --short HEAD)${OGGEDGE_UPSTREAM_SLICE_CHUNKS:+; edges with upstream-slice-chunks $OGGEDGE_UPSTREAM_SLICE_CHUNKS}"
   if [ "$kills" = 1 ]; then
     echo "- parent p1 killed (SIGKILL) at t+$(echo "$seconds / 3" | bc) s, edge e1 at t+$(echo "2 * $seconds / 3" | bc) s"
   else
