@@ -10,7 +10,7 @@ extension RenditionDirectory {
     /// new pull (one per rendition however many requests arrive together).
     func attachUpstream(_ track: TrackPath, offset: Int64?, now: UInt64) async throws(DeliveryError) -> Attachment {
         let key = track.renditionKey
-        if let known = entries.withLock({ map -> Attachment? in
+        if let known = changeEntries({ map -> Attachment? in
             guard var entry = map[key], case .upstream = entry.origin, case .complete = entry.session.phase else { return nil }
             entry.validatedAt = now
             map[key] = entry

@@ -41,7 +41,11 @@ package final class RenditionDirectory: Sendable {
     let scheduler: TranscodeScheduler
     let revalidateNanos: UInt64
     let negativeNanos: UInt64
+    /// Read with `entries.withLock`; changed only through ``changeEntries(_:)``.
     let entries = Mutex<[String: Entry]>([:])
+    /// Counts changes to `entries`: a caller that saw a rendition complete and fresh may trust
+    /// that answer, without the lock, while this is unchanged and the check has not expired.
+    private let entriesVersion = Atomic<UInt64>(0)
     private let failures = Mutex<[String: (reason: String, until: UInt64)]>([:])
     private let encodeCounts = Atomic<UInt64>(0)
     private let failedEncodeCounts = Atomic<UInt64>(0)
@@ -72,7 +76,7 @@ package final class RenditionDirectory: Sendable {
         self.revalidateNanos = Self.nanos(revalidateInterval)
         self.negativeNanos = Self.nanos(negativeTTL)
         store?.onRenditionsDropped { [weak self] keys in
-            self?.entries.withLock { map in for key in keys { map[key] = nil } }
+            self?.changeEntries { map in for key in keys { map[key] = nil } }
         }
     }
 
@@ -93,18 +97,48 @@ package final class RenditionDirectory: Sendable {
         entries.withLock { $0.values.filter { $0.session.isSequential && $0.session.phase == .producing }.count }
     }
 
+    /// Changes `entries` under its lock and counts the change (see ``version``).
+    @discardableResult
+    func changeEntries<T>(_ body: (inout [String: Entry]) -> T) -> T {
+        entries.withLock { map in
+            let result = body(&map)
+            entriesVersion.add(1, ordering: .releasing)
+            return result
+        }
+    }
+
+    /// Changes to the directory so far. A ``Lease`` taken at one version holds while the
+    /// version is the same and its time has not run out.
+    package var version: UInt64 { entriesVersion.load(ordering: .acquiring) }
+
+    /// How long an answer of ``freshComplete(_:key:now:)`` holds without asking again: until
+    /// `until` (monotonic ns) while ``version`` is still `version`. Nil for copies pulled from a
+    /// parent, whose revalidation is due on every look.
+    package struct Lease: Sendable {
+        package let version: UInt64
+        package let until: UInt64
+    }
+
     /// The session of rendition `key` when it is complete, known in memory and was checked
     /// against its origin less than the revalidation interval ago: what ``attach(_:)`` would
     /// answer as a `HIT` without touching anything outside memory. Nil in every other case
     /// (the caller then goes through ``attach(_:)``). Never blocks; safe on an event loop.
     package func freshComplete(_ key: String, now: UInt64) -> FillSession? {
-        guard let (session, origin) = entries.withLock({ map -> (FillSession, Origin)? in
+        freshCompleteLeased(key, now: now)?.session
+    }
+
+    private func freshCompleteLeased(_ key: String, now: UInt64) -> (session: FillSession, lease: Lease?)? {
+        let version = self.version
+        guard let (session, origin, validatedAt) = entries.withLock({ map -> (FillSession, Origin, UInt64)? in
             guard let entry = map[key], now &- entry.validatedAt < revalidateNanos else { return nil }
-            return (entry.session, entry.origin)
+            return (entry.session, entry.origin, entry.validatedAt)
         }), case .complete = session.phase, session.meta != nil else { return nil }
         // A copy pulled from a parent is served while it is revalidated behind it, as `attach` does.
-        if case .upstream(let pull) = origin { revalidateIfDue(pull, key: key, now: now) }
-        return session
+        if case .upstream(let pull) = origin {
+            revalidateIfDue(pull, key: key, now: now)
+            return (session, nil)
+        }
+        return (session, Lease(version: version, until: validatedAt &+ revalidateNanos))
     }
 
     /// ``freshComplete(_:now:)``, and when the only thing missing is a recent check against a
@@ -114,12 +148,14 @@ package final class RenditionDirectory: Sendable {
     /// renews the entry and answers its session; anything else (changed, gone, pulled from a
     /// parent, not complete) is nil and left to ``attach(_:offset:)``.
     package func freshComplete(_ track: TrackPath, now: UInt64) -> FillSession? {
-        freshComplete(track, key: track.renditionKey, now: now)
+        freshComplete(track, key: track.renditionKey, now: now)?.session
     }
 
-    /// ``freshComplete(_:now:)`` with `track.renditionKey` already at hand (no string built).
-    package func freshComplete(_ track: TrackPath, key: String, now: UInt64) -> FillSession? {
-        if let session = freshComplete(key, now: now) { return session }
+    /// ``freshComplete(_:now:)`` with `track.renditionKey` already at hand (no string built),
+    /// and how long the answer holds (a ``Lease``; nil for a parent's copy).
+    package func freshComplete(_ track: TrackPath, key: String, now: UInt64) -> (session: FillSession, lease: Lease?)? {
+        if let found = freshCompleteLeased(key, now: now) { return found }
+        let version = self.version
         guard let entry = entries.withLock({ $0[key] }), case .complete = entry.session.phase, entry.session.meta != nil
         else { return nil }
         switch entry.origin {
@@ -128,11 +164,12 @@ package final class RenditionDirectory: Sendable {
         }
         guard let origin = locator.locate(track), origin.identity == entry.origin.identity, origin.kind == entry.origin.kind
         else { return nil }
-        return entries.withLock { map in
+        return changeEntries { map -> (session: FillSession, lease: Lease?)? in
             guard var current = map[key], current.session === entry.session else { return nil }
             current.validatedAt = now
             map[key] = current
-            return current.session
+            // This renewal is itself a change: the lease starts at the version after it.
+            return (current.session, Lease(version: version &+ 1, until: now &+ revalidateNanos))
         }
     }
 
@@ -166,11 +203,11 @@ package final class RenditionDirectory: Sendable {
         assertOffEventLoop()
         guard let origin = locator.locate(track) else {
             if upstream != nil { return try await attachUpstream(track, offset: offset, now: now) }
-            entries.withLock { _ = $0.removeValue(forKey: key) }
+            changeEntries { _ = $0.removeValue(forKey: key) }
             throw .notFound
         }
         // The known entry, or the cache's record, still made from this origin: a hit.
-        if let known = entries.withLock({ map -> Attachment? in
+        if let known = changeEntries({ map -> Attachment? in
             guard var entry = map[key], entry.origin.identity == origin.identity, entry.origin.kind == origin.kind,
                   case .complete = entry.session.phase else { return nil }
             entry.validatedAt = now
@@ -219,7 +256,7 @@ package final class RenditionDirectory: Sendable {
     func install(
         key: String, session: FillSession, origin: Origin, now: UInt64, outcome: CacheResult, started: () -> Void = {}
     ) -> Attachment {
-        entries.withLock { map in
+        changeEntries { map in
             // Another request installed a session for the same origin meanwhile: join it.
             if let raced = map[key], raced.origin == origin {
                 switch raced.session.phase {
@@ -231,13 +268,13 @@ package final class RenditionDirectory: Sendable {
             if let old = map[key], old.session.isSequential, old.session.phase == .producing { old.session.detach() }
             map[key] = Entry(session: session, origin: origin, validatedAt: now)
             session.onInvalid { [weak self] invalid in
-                self?.entries.withLock { map in if map[key]?.session === invalid { map[key] = nil } }
+                self?.changeEntries { map in if map[key]?.session === invalid { map[key] = nil } }
             }
             if store == nil, session.isSequential {
                 // No cache to keep it in: once encoded, the bytes live only as long as the
                 // responses reading them; the next request encodes again.
                 session.onEnd { [weak self] ended in
-                    self?.entries.withLock { map in if map[key]?.session === ended { map[key] = nil } }
+                    self?.changeEntries { map in if map[key]?.session === ended { map[key] = nil } }
                 }
             }
             started()
@@ -260,7 +297,7 @@ package final class RenditionDirectory: Sendable {
             self.failedEncodeCounts.add(1, ordering: .relaxed)
             let until = MonotonicClock.nanos() + self.negativeNanos
             self.failures.withLock { $0[key] = (reason, until) }
-            self.entries.withLock { map in if map[key]?.session === ended { map[key] = nil } }
+            self.changeEntries { map in if map[key]?.session === ended { map[key] = nil } }
         }
         scheduler.submit(TranscodeScheduler.Job(session: session, start: meta) { (waiting) throws(TranscodeError) -> VorbisTranscoder in
             // The more starts wait, the less each spends calibrating before its first page.
@@ -296,7 +333,7 @@ package final class RenditionDirectory: Sendable {
     /// under way keeps serving the readers attached to it, and its output is dropped when it ends.
     /// - Returns: how many renditions were known (in memory or in the cache).
     package func purge(_ renditions: [String]) async -> Int {
-        let sessions = entries.withLock { map -> [FillSession] in
+        let sessions = changeEntries { map -> [FillSession] in
             renditions.compactMap { map.removeValue(forKey: $0)?.session }
         }
         // A fill still producing keeps its chunks for the readers behind it; it drops them itself.

@@ -232,24 +232,34 @@ final class FastLane {
 
     /// The handle for `path` if its rendition is complete, known and fresh in the directory;
     /// rendered again when the directory holds a different version than the one remembered.
+    /// While the directory's answer for it holds (its ``RenditionDirectory/Lease``: nothing in
+    /// the directory changed and the origin check has not expired), the handle is answered
+    /// without asking the directory again: no lock, no lookup.
     private func currentHandle(_ path: Substring, now: UInt64) -> RenditionHandle? {
         if let handle = handles[path] {
-            guard let session = shared.directory.freshComplete(handle.track, key: handle.key, now: now) else { return nil }
-            if session === handle.session { return handle }
-            return render(path, track: handle.track, session: session)
+            if let lease = handle.lease, now < lease.until, lease.version == shared.directory.version { return handle }
+            guard let (session, lease) = shared.directory.freshComplete(handle.track, key: handle.key, now: now) else { return nil }
+            if session === handle.session {
+                handle.lease = lease
+                return handle
+            }
+            return render(path, track: handle.track, session: session, lease: lease)
         }
         guard case .success(let track) = TrackPath.parse(path),
-              let session = shared.directory.freshComplete(track, now: now) else { return nil }
-        return render(path, track: track, session: session)
+              let (session, lease) = shared.directory.freshComplete(track, key: track.renditionKey, now: now) else { return nil }
+        return render(path, track: track, session: session, lease: lease)
     }
 
-    private func render(_ path: Substring, track: TrackPath, session: FillSession) -> RenditionHandle? {
+    private func render(
+        _ path: Substring, track: TrackPath, session: FillSession, lease: RenditionDirectory.Lease?
+    ) -> RenditionHandle? {
         guard let meta = session.meta else { return nil }
         if handles.count >= 4096 {
             handles.removeAll(keepingCapacity: true)
             originFilesOpen = 0  // each closes once the responses still sending from it are done
         }
         let handle = RenditionHandle(path: String(path), track: track, session: session, meta: meta)
+        handle.lease = lease
         if shared.originSendfileThreshold != nil, originFilesOpen < Self.maxOriginFiles, meta.kind == .file,
            let origin = shared.directory.fileOrigin(track.renditionKey), meta.source == origin.identity.source {
             handle.originFile = DataFile(path: origin.path, identity: origin.identity)

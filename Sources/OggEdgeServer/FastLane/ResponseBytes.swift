@@ -57,6 +57,8 @@ final class RenditionHandle {
     /// The rendition's own file (renditions that are files in `tracks/`), opened once and checked
     /// to be the version `meta` was made from: large bodies are sent from it with `sendfile`.
     var originFile: DataFile?
+    /// How long the directory's "complete and fresh" for this version holds without asking again.
+    var lease: RenditionDirectory.Lease?
 
     init(path: String, track: TrackPath, session: FillSession, meta: RenditionMeta) {
         self.path = path
