@@ -21,10 +21,14 @@ public final class OriginMetrics: Sendable {
         1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 250, 300, 400, 500, 750, 1000, 2500, 5000, 10000,
     ].map { .milliseconds($0) }
 
-    private let ttfb: [CacheResult: DurationHistogram]
-    private let playbackStart: [CacheResult: DurationHistogram]
-    private let bytes: [CacheResult: Prometheus.Counter]
+    /// By cache result, in ``LiveStats/results`` order (an array index, not a hash, per response).
+    private let ttfb: [DurationHistogram]
+    private let playbackStart: [DurationHistogram]
+    private let bytes: [Prometheus.Counter]
     private let refusals: [String: Prometheus.Counter]
+    /// The statuses the origin answers, made once: recording one takes no lock.
+    private let commonStatuses: [Int: Prometheus.Counter]
+    /// Any other status, made when first seen.
     private let byStatus = Mutex<[Int: Prometheus.Counter]>([:])
     private let logDropped: Prometheus.Gauge
     private let playerStart: DurationHistogram
@@ -33,26 +37,31 @@ public final class OriginMetrics: Sendable {
     private init() {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
-        var ttfb: [CacheResult: DurationHistogram] = [:]
-        var playback: [CacheResult: DurationHistogram] = [:]
-        var bytes: [CacheResult: Prometheus.Counter] = [:]
-        for result in CacheResult.allCases {
+        var ttfb: [DurationHistogram] = []
+        var playback: [DurationHistogram] = []
+        var bytes: [Prometheus.Counter] = []
+        for result in LiveStats.results {
             let labels = [("cache", result.rawValue)]
-            ttfb[result] = registry.makeDurationHistogram(
+            ttfb.append(registry.makeDurationHistogram(
                 descriptor: .init(metricName: "oggedge_ttfb_seconds", unitName: "", helpText: "Time from request arrival to the first body byte written"),
                 labels: labels, buckets: Self.latencyBuckets
-            )
-            playback[result] = registry.makeDurationHistogram(
+            ))
+            playback.append(registry.makeDurationHistogram(
                 descriptor: .init(
                     metricName: "oggedge_playback_start_seconds", unitName: "",
                     helpText: "Time from request arrival until the Vorbis headers and first audio page were written"
                 ),
                 labels: labels, buckets: Self.latencyBuckets
-            )
-            bytes[result] = registry.makeCounter(
+            ))
+            bytes.append(registry.makeCounter(
                 descriptor: .init(metricName: "oggedge_bytes_sent_total", unitName: "", helpText: "Body bytes accepted by the socket"), labels: labels
-            )
+            ))
         }
+        var common: [Int: Prometheus.Counter] = [:]
+        for status in [200, 204, 206, 304, 400, 401, 403, 404, 405, 408, 412, 413, 416, 429, 431, 500, 502, 503, 504] {
+            common[status] = Self.statusCounter(status, in: registry)
+        }
+        self.commonStatuses = common
         var refusals: [String: Prometheus.Counter] = [:]
         for reason in AuthRefusal.allCases {
             refusals[reason.rawValue] = registry.makeCounter(
@@ -98,12 +107,9 @@ public final class OriginMetrics: Sendable {
     /// Records one finished response.
     func record(_ record: DeliveryRecord) {
         let status = record.status
-        let counter = byStatus.withLock { map -> Prometheus.Counter in
+        let counter = commonStatuses[status] ?? byStatus.withLock { map -> Prometheus.Counter in
             if let c = map[status] { return c }
-            let c = registry.makeCounter(
-                descriptor: .init(metricName: "oggedge_responses_total", unitName: "", helpText: "Responses by status"),
-                labels: [("status", String(status))]
-            )
+            let c = Self.statusCounter(status, in: registry)
             map[status] = c
             return c
         }
@@ -112,9 +118,17 @@ public final class OriginMetrics: Sendable {
         if record.auth != "ok" { refusals[record.auth]?.increment() }  // audio and beacon URLs alike
         // Responses that are not audio (cache nil) count by status only.
         guard let cache = record.cache else { return }
-        if let ttfbMicros = record.ttfbMicros { ttfb[cache]?.record(.microseconds(ttfbMicros)) }
-        if let playback = record.playbackStartMicros { playbackStart[cache]?.record(.microseconds(playback)) }
-        if record.bytesSent > 0 { bytes[cache]?.increment(by: record.bytesSent) }
+        let r = LiveStats.index(cache)
+        if let ttfbMicros = record.ttfbMicros { ttfb[r].record(.microseconds(ttfbMicros)) }
+        if let playback = record.playbackStartMicros { playbackStart[r].record(.microseconds(playback)) }
+        if record.bytesSent > 0 { bytes[r].increment(by: record.bytesSent) }
+    }
+
+    private static func statusCounter(_ status: Int, in registry: PrometheusCollectorRegistry) -> Prometheus.Counter {
+        registry.makeCounter(
+            descriptor: .init(metricName: "oggedge_responses_total", unitName: "", helpText: "Responses by status"),
+            labels: [("status", String(status))]
+        )
     }
 
     /// Records a player's reported tap-to-playing time.

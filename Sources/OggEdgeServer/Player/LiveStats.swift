@@ -41,7 +41,8 @@ final class LiveStats: Sendable {
         var playbackStart = [UInt32](repeating: 0, count: LiveStats.windowSeconds * State.perSlot)
         var responses = [Int](repeating: 0, count: LiveStats.windowSeconds * LiveStats.results.count)
         var bytes = [Int64](repeating: 0, count: LiveStats.results.count)
-        var status: [Int: Int64] = [:]
+        /// Responses by status code, indexed by the code (100–599; others are not HTTP statuses).
+        var status = [Int64](repeating: 0, count: 600)
         var refusals: [String: Int64] = [:]
         var trackBytes: [String: Int64] = [:]
 
@@ -79,18 +80,21 @@ final class LiveStats: Sendable {
     /// loop of the fast lane, whose allocation budget is checked in debug builds.
     func record(_ record: DeliveryRecord, nowSeconds: Int64) {
         state.withLock { s in
-            s.status[record.status] = (s.status[record.status] ?? 0) + 1
+            if record.status >= 100, record.status < 600 { s.status[record.status] = s.status[record.status] + 1 }
             if record.auth != "ok" { s.refusals[record.auth] = (s.refusals[record.auth] ?? 0) + 1 }
             guard let cache = record.cache else { return }
             let r = Self.index(cache)
             s.bytes[r] = s.bytes[r] + record.bytesSent
             if let track = record.track, record.bytesSent > 0 {
-                let current = s.trackBytes[track]
-                if current == nil, s.trackBytes.count >= Self.maxTracks,
-                   let smallest = s.trackBytes.min(by: { $0.value < $1.value }) {
-                    s.trackBytes[smallest.key] = nil
+                // One lookup for a known track (the usual case).
+                if let i = s.trackBytes.index(forKey: track) {
+                    s.trackBytes.values[i] = s.trackBytes.values[i] + record.bytesSent
+                } else {
+                    if s.trackBytes.count >= Self.maxTracks, let smallest = s.trackBytes.min(by: { $0.value < $1.value }) {
+                        s.trackBytes[smallest.key] = nil
+                    }
+                    s.trackBytes[track] = record.bytesSent
                 }
-                s.trackBytes[track] = (current ?? 0) + record.bytesSent
             }
             let slot = Int(nowSeconds % Int64(Self.windowSeconds))
             if s.seconds[slot] != nowSeconds { s.reset(slot: slot, to: nowSeconds) }
@@ -122,7 +126,7 @@ final class LiveStats: Sendable {
     func snapshot(nowSeconds: Int64) -> Snapshot {
         state.withLock { s in
             // Copies, so the next record does not pay a copy-on-write on the event loop.
-            var out = Snapshot(status: Dictionary(uniqueKeysWithValues: s.status.map { ($0, $1) }),
+            var out = Snapshot(status: Dictionary(uniqueKeysWithValues: s.status.indices.filter { s.status[$0] > 0 }.map { ($0, s.status[$0]) }),
                                refusals: Dictionary(uniqueKeysWithValues: s.refusals.map { ($0, $1) }),
                                trackBytes: Dictionary(uniqueKeysWithValues: s.trackBytes.map { ($0, $1) }))
             for (r, result) in Self.results.enumerated() where s.bytes[r] > 0 { out.bytes[result] = s.bytes[r] }
