@@ -17,6 +17,7 @@
 #              popularity across a catalogue of copies larger than OggEdge's cache (eviction)
 #   rss        OggEdge's RSS over 10 minutes of the player-like mix (goal: growth < 5 %)
 #   cold       cold transcode starts at concurrency 1, 8, 32 (bench/transcode-cold.sh, both cores)
+# TTFB_OGGEDGE=path: run that oggedge binary instead of the release build (before/after comparisons).
 # --quick: 4 s runs, a smaller catalogue, 30 s of rss, cold starts at 1 and 8 only (a harness check).
 # A full run takes about 30 minutes.
 # Writes bench/results/ttfb-<date>.md (tables, machine, commit, command) and the raw outputs
@@ -64,7 +65,7 @@ if [ "$build" = 1 ]; then
   swift build -c release --product oggedge-load >/dev/null
 fi
 bindir="$(swift build -c release --show-bin-path)"
-oggedge="$bindir/oggedge"; load="$bindir/oggedge-load"
+oggedge="${TTFB_OGGEDGE:-$bindir/oggedge}"; load="$bindir/oggedge-load"
 ./scripts/make-sample-media.sh media >/dev/null
 
 stamp="$(date -u +%Y%m%d-%H%M)"; [ "$quick" = 1 ] && stamp="$stamp-quick"
@@ -190,7 +191,7 @@ run_open() {
   [ "$quick" = 1 ] && { echo "**Quick run (\`--quick\`): a check that the harness works, not results.**"; echo; }
   echo "- date: $(date -u +%FT%TZ)"
   echo "- command: \`$command_line\`"
-  echo "- commit: \`$(git rev-parse HEAD)\`$(git diff --quiet HEAD -- Sources Package.swift || echo ' (with uncommitted changes in Sources/Package.swift)')"
+  echo "- commit: \`$(git rev-parse HEAD)\`$(git diff --quiet HEAD -- Sources Package.swift || echo ' (with uncommitted changes in Sources/Package.swift)')${TTFB_OGGEDGE:+; OggEdge binary: \`$TTFB_OGGEDGE\`}"
   echo "- machine: $(uname -srm), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- servers on core 0 (\`taskset -c 0\`): $(nginx -v 2>&1 | sed 's/.*: //') (1 worker, secure_link MD5, sendfile, access_log buffer=64k flush=1s, keepalive_requests 1000000) · OggEdge release build, delivery log on, fast lane on (default) and off (\`OGGEDGE_FAST_LANE=0\`)"
   echo "- load on core 1 (\`taskset -c 1\`): $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2) \`-t1 -c$conns -d${duration}s\` (closed loop; latency = whole response) · oggedge-load (open loop, Poisson arrivals at 80 % of nginx's wrk maximum, $conns connections, ${warmup} s warm-up then ${duration} s measured; TTFB = first response byte, from the intended send time)"
