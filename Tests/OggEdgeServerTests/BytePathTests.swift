@@ -19,6 +19,7 @@ import Testing
 
     @Test func hostileRangesAndConditionalsOnALiveRenditionNeverCrashTheProcess() async throws {
         let media = try Self.media()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media; $0.limits.liveRangeWaitSeconds = 1 }) { server in
             let target = server.sign("/tracks/huge_160kbps.ogg")
             // Start the encode (a browser's first request) and wait for its head: the encode is under way.
@@ -51,6 +52,7 @@ import Testing
 
     @Test func aFinishedTranscodeIsAnOrdinaryObjectAtOnceAndAfterAPurgeIsEncodedAgain() async throws {
         let media = try Self.media()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
             let target = server.sign("/tracks/solo_160kbps.ogg")
             let live = try await server.fetch(target)
@@ -82,6 +84,7 @@ import Testing
 
     @Test func aPurgeDuringATranscodeKeepsTheStreamingResponseExact() async throws {
         let media = try Self.media()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
             let target = server.sign("/tracks/huge_96kbps.ogg")
             // The response head is out, so the encode is under way: purge it now.
@@ -106,6 +109,7 @@ import Testing
     /// stop is not remembered as a failure of the source.
     @Test func aPurgedEncodeWithNobodyListeningStopsAndIsNotAFailure() async throws {
         let media = try Self.media()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
             let target = server.sign("/tracks/huge_96kbps.ogg")
             let auth = [("Authorization", "Bearer test-admin-token")]
@@ -133,6 +137,7 @@ import Testing
 
     @Test func anHTTP10ClientNeverGetsChunkedEncoding() async throws {
         let media = try Self.media()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
             let target = server.sign("/tracks/solo_96kbps.ogg")
             let port = server.port
@@ -152,6 +157,7 @@ import Testing
 
     @Test func hostileMediaFilesGetAClearAnswerAndTheProcessLives() async throws {
         let media = try Self.media()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         let tracks = media + "/tracks/"
         // A zero-byte file.
         _ = FileManager.default.createFile(atPath: tracks + "empty_96kbps.ogg", contents: Data())

@@ -68,6 +68,7 @@ import Testing
 
     @Test func aHitDoesNotTouchTheSourceWithinTheRevalidationInterval() async throws {
         let media = try Self.mediaCopy()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 600_000 }) { server in
             let target = server.sign("/tracks/demo_160kbps.ogg")
             let old = try await server.fetch(target)
@@ -83,6 +84,7 @@ import Testing
 
     @Test func aChangedSourceInvalidatesTheCachedRendition() async throws {
         let media = try Self.mediaCopy()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 0 }) { server in
             let target = server.sign("/tracks/demo_160kbps.ogg")
             let old = try await server.fetch(target)

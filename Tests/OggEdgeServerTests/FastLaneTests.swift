@@ -89,6 +89,7 @@ import Testing
     /// while the file is the version the cache holds: a file rewritten in place is not sent.
     @Test func largeBodiesLeaveFromTheFileOnlyWhileItIsTheCachedVersion() async throws {
         let media = try CacheTests.mediaCopy()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 3_600_000 }) { server in
             let target = server.sign(Self.track)
             try await Self.warm(server, target)

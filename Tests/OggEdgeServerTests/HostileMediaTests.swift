@@ -14,6 +14,7 @@ import Testing
 
     @Test func everyCorpusFileGetsAClearAnswerAtEveryBitrateAndTheProcessLives() async throws {
         let (media, entries) = try HostileMedia.make()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
             for entry in entries {
                 for kbps in Self.bitrates {
@@ -37,6 +38,7 @@ import Testing
 
     @Test func aFailedTranscodeIsRememberedAndStartsNoSecondEncoder() async throws {
         let (media, _) = try HostileMedia.make()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media }) { server in
             let target = server.sign("/tracks/mchan0_160kbps.ogg")
             let first = try await server.fetch(target)

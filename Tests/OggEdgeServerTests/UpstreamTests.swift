@@ -280,6 +280,7 @@ import Testing
     /// response is cut rather than mixing two versions, and nothing of it is kept.
     @Test func aResumeFromACopyWithOtherBytesIsRefused() async throws {
         let altered = try CacheTests.mediaCopy()
+        defer { try? FileManager.default.removeItem(atPath: altered) }
         try await TestServer.with { real in
             let (parent, name) = try await Self.stallingParentAskedFirst(beside: real) { name in
                 var bytes = TestMedia.bytes(name)
@@ -314,6 +315,8 @@ import Testing
         }
 
         let media = try CacheTests.mediaCopy()
+
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media }) { parent in
             try await TestServer.with(configure: Self.edge([parent.baseURL])) { edge in
                 let target = edge.sign("/tracks/later_160kbps.ogg")
@@ -375,6 +378,7 @@ import Testing
 
     @Test func aCachedCopyIsRevalidatedInTheBackgroundAndDroppedWhenTheParentsETagChanges() async throws {
         let media = try CacheTests.mediaCopy()
+        defer { try? FileManager.default.removeItem(atPath: media) }
         try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 0 }) { parent in
             try await TestServer.with(configure: { config in
                 Self.edge([parent.baseURL])(&config)
