@@ -114,13 +114,30 @@ import Testing
         }
     }
 
+    /// Warms the test track, then sends the requests `batch` builds (given the client and the
+    /// track's signed target) in one write on one keep-alive connection and reads one response per
+    /// entry of `bodiless` (true: a response to `HEAD`), stopping at the first that does not come.
+    static func oneWrite(
+        _ server: TestServer, bodiless: [Bool], _ batch: @escaping @Sendable (KeepAliveClient, String) -> [UInt8]
+    ) async throws -> [KeepAliveClient.Response] {
+        let target = server.sign(Self.track)
+        try await Self.warm(server, target)
+        let port = server.port
+        return await offload { () -> [KeepAliveClient.Response] in
+            guard let client = KeepAliveClient(port: port) else { return [] }
+            client.send(batch(client, target))
+            var out: [KeepAliveClient.Response] = []
+            for isHead in bodiless {
+                guard let r = client.readResponse(bodiless: isHead) else { break }
+                out.append(r)
+            }
+            return out
+        }
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         try await TestServer.with { server in
-            let target = server.sign(Self.track)
-            try await Self.warm(server, target)
-            let port = server.port
-            let responses = await offload { () -> [KeepAliveClient.Response] in
-                guard let client = KeepAliveClient(port: port) else { return [] }
+            let responses = try await Self.oneWrite(server, bodiless: [false, false, false, false, true, false]) { client, target in
                 // General, fast, general, fast, fast, general: all in one write.
                 var batch: [UInt8] = []
                 batch += client.request("GET", "/healthz")
@@ -129,13 +146,7 @@ import Testing
                 batch += client.request("GET", target, headers: ["Range: bytes=100-199"])
                 batch += client.request("HEAD", target)
                 batch += client.request("GET", "/readyz")
-                client.send(batch)
-                var out: [KeepAliveClient.Response] = []
-                for bodiless in [false, false, false, false, true, false] {
-                    guard let r = client.readResponse(bodiless: bodiless) else { break }
-                    out.append(r)
-                }
-                return out
+                return batch
             }
             let body = TestMedia.bytes("demo_160kbps.ogg")
             try #require(responses.count == 6)
@@ -193,11 +204,7 @@ import Testing
     /// the other way round.
     @Test func aRequestWithABodyAheadOfCandidatesKeepsItsBody() async throws {
         try await TestServer.with { server in
-            let target = server.sign(Self.track)
-            try await Self.warm(server, target)
-            let port = server.port
-            let responses = await offload { () -> [KeepAliveClient.Response] in
-                guard let client = KeepAliveClient(port: port) else { return [] }
+            let responses = try await Self.oneWrite(server, bodiless: [false, false, false]) { client, target in
                 // The body looks like a request the lane would answer.
                 let smuggled = client.request("GET", target, headers: ["Range: bytes=0-0"])
                 var batch: [UInt8] = []
@@ -205,10 +212,7 @@ import Testing
                 batch += Array("POST /events/playback HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: \(smuggled.count)\r\n\r\n".utf8)
                 batch += smuggled
                 batch += client.request("GET", target, headers: ["Range: bytes=10-19"])
-                client.send(batch)
-                var out: [KeepAliveClient.Response] = []
-                for _ in 0..<3 { if let r = client.readResponse() { out.append(r) } }
-                return out
+                return batch
             }
             let body = TestMedia.bytes("demo_160kbps.ogg")
             try #require(responses.count == 3)

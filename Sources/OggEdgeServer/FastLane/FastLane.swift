@@ -308,21 +308,11 @@ struct FastRequest {
         case .range:
             guard range == nil, value.utf8.count <= 256 else { return false }
             range = value
-        case .ifMatch:
-            guard conditionals.ifMatch == nil else { return false }
-            conditionals.ifMatch = value[...]
-        case .ifNoneMatch:
-            guard conditionals.ifNoneMatch == nil else { return false }
-            conditionals.ifNoneMatch = value[...]
-        case .ifModifiedSince:
-            guard conditionals.ifModifiedSince == nil else { return false }
-            conditionals.ifModifiedSince = value[...]
-        case .ifUnmodifiedSince:
-            guard conditionals.ifUnmodifiedSince == nil else { return false }
-            conditionals.ifUnmodifiedSince = value[...]
-        case .ifRange:
-            guard conditionals.ifRange == nil else { return false }
-            conditionals.ifRange = value[...]
+        case .ifMatch: return Self.once(&conditionals.ifMatch, value)
+        case .ifNoneMatch: return Self.once(&conditionals.ifNoneMatch, value)
+        case .ifModifiedSince: return Self.once(&conditionals.ifModifiedSince, value)
+        case .ifUnmodifiedSince: return Self.once(&conditionals.ifUnmodifiedSince, value)
+        case .ifRange: return Self.once(&conditionals.ifRange, value)
         case .connection:
             return value.lowercasedASCIIEquals("keep-alive")
         case .contentLength:
@@ -332,6 +322,14 @@ struct FastRequest {
         case .other:
             break
         }
+        return true
+    }
+
+    /// Sets a conditional header's slot unless the request already had that header (a second
+    /// one is not the lane's to judge).
+    private static func once(_ slot: inout Substring?, _ value: String) -> Bool {
+        guard slot == nil else { return false }
+        slot = value[...]
         return true
     }
 }
