@@ -46,7 +46,7 @@ extension ChunkStore {
         }
         let count = Int(last - first) + 1
         var trusted = [Bool](repeating: false, count: count)
-        recency.withLock { r in
+        book.recency.withLock { r in
             for i in 0..<count where r.isVerified(ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i))) {
                 trusted[i] = true
             }
@@ -88,7 +88,7 @@ extension ChunkStore {
             return true
         }
         if let corrupt {
-            counters.withLock { $0.checksumFailures += 1 }
+            book.counters.withLock { $0.checksumFailures += 1 }
             writer.enqueue(.deleteChunk(ChunkID(rendition: rendition, generation: generation, index: corrupt)))
         }
         guard complete else {
@@ -96,7 +96,7 @@ extension ChunkStore {
             pinned.wrappingSubtract(1, ordering: .relaxed)
             return nil
         }
-        recency.withLock { r in
+        book.recency.withLock { r in
             for i in 0..<count {
                 r.touch(ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i)), verified: !trusted[i], read: true)
             }

@@ -57,12 +57,9 @@ public final class ChunkStore: Sendable {
     public let chunkSize: Int
     /// The bound on disk.
     public let maxBytes: Int
-    let recency: Mutex<RecencyIndex>
+    /// What the store and its writer share (recency, counters, queued metadata and deletions).
+    let book: CacheBook
     let writer: ChunkWriter
-    /// Metadata queued for the writer but not yet committed: readers see it at once, so two
-    /// requests never create two generations of one rendition.
-    let pendingMeta = Mutex<[String: RenditionMeta]>([:])
-    let counters = Mutex(CacheStats())
     /// The LMDB data file (for `sendfile` of pinned ranges).
     public let dataFilePath: String
     /// Read transactions currently pinning ranges for the socket.
@@ -80,7 +77,8 @@ public final class ChunkStore: Sendable {
         self.env = env
         self.maxBytes = env.mapSize
         self.chunkSize = chunkSize
-        let writer = ChunkWriter(env: env, chunkSize: chunkSize)
+        let book = CacheBook(chunkSize: chunkSize)
+        let writer = ChunkWriter(env: env, book: book)
         var index = RecencyIndex()
         // Measured with `cache-replay` (Zipf 1.0, a cache of 10 % of the catalogue, 12 plays at a
         // time, seeds 1-4): protected at most 80 % of what the cache holds; a read counts as a new
@@ -98,23 +96,17 @@ public final class ChunkStore: Sendable {
                 if let id = ChunkID(key: key) { index.touch(id) }
             }
         }
-        self.recency = Mutex(index)
+        book.recency.withLock { $0 = index }
+        self.book = book
         self.writer = writer
-        self.writer.store = self
         writer.start()
         writer.enqueue(.removeOrphans)
     }
 
-    private let dropHook = Mutex<(@Sendable ([String]) -> Void)?>(nil)
-
     /// Sets the function told about renditions the cache dropped whole on its own (a transcoded
     /// rendition evicted as a unit), so an in-memory index of renditions can forget them.
     public func onRenditionsDropped(_ hook: @escaping @Sendable ([String]) -> Void) {
-        dropHook.withLock { $0 = hook }
-    }
-
-    func renditionsDropped(_ renditions: [String]) {
-        dropHook.withLock { $0 }?(renditions)
+        book.onRenditionsDropped(hook)
     }
 
     /// Stops the writer after it has committed everything queued.
@@ -122,19 +114,14 @@ public final class ChunkStore: Sendable {
         writer.stopAndWait()
     }
 
-    /// Generations whose metadata deletion is queued but not yet committed: readers must not see
-    /// them in the meantime (a purged version would otherwise be found again and read while its
-    /// chunks are being dropped).
-    let pendingDeletes = Mutex<[String: UInt32]>([:])
-
     /// The metadata record of `rendition`, if stored or queued (and not queued for deletion).
     public func meta(_ rendition: String) -> RenditionMeta? {
-        if let pending = pendingMeta.withLock({ $0[rendition] }) { return pending }
+        if let pending = book.pendingMeta.withLock({ $0[rendition] }) { return pending }
         // The deletion marker is read before the record: a snapshot taken before the writer
         // committed a deletion is then always seen with its marker (the writer clears a marker
         // only after committing). Read after, the marker could already be gone while the
         // snapshot still held the deleted record: a purged rendition came back as a hit.
-        let deleting = pendingDeletes.withLock { $0[rendition] }
+        let deleting = book.pendingDeletes.withLock { $0[rendition] }
         guard let stored = storedMeta(rendition) else { return nil }
         if deleting == stored.generation { return nil }
         return stored
@@ -151,7 +138,7 @@ public final class ChunkStore: Sendable {
     public func resolveMeta(
         _ rendition: String, source: SourceIdentity, make: (UInt32) -> RenditionMeta
     ) -> (meta: RenditionMeta, created: Bool) {
-        pendingMeta.withLock { pending in
+        book.pendingMeta.withLock { pending in
             if let queued = pending[rendition], queued.source == source { return (queued, false) }
             if pending[rendition] == nil, let stored = storedMeta(rendition), stored.source == source { return (stored, false) }
             let meta = make(nextGeneration())
@@ -167,7 +154,7 @@ public final class ChunkStore: Sendable {
     /// The CRC is checked the first time this process reads a chunk (and chunks it wrote itself
     /// are known good): a chunk read a thousand times is hashed once, not a thousand times.
     public func withChunk(_ id: ChunkID, _ body: (UnsafeRawBufferPointer) -> Void) -> ChunkLookup {
-        let trusted = recency.withLock { $0.isVerified(id) }
+        let trusted = book.recency.withLock { $0.isVerified(id) }
         let result: ChunkLookup = (try? env.read { txn -> ChunkLookup in
             let found = try txn.get(env.chunks, key: id.key) { value -> ChunkLookup in
                 guard value.count >= 4 else { return .corrupt }
@@ -180,9 +167,9 @@ public final class ChunkStore: Sendable {
             return found ?? .missing
         }) ?? .missing
         switch result {
-        case .found: recency.withLock { $0.touch(id, verified: true, read: true) }
+        case .found: book.recency.withLock { $0.touch(id, verified: true, read: true) }
         case .corrupt:
-            counters.withLock { $0.checksumFailures += 1 }
+            book.counters.withLock { $0.checksumFailures += 1 }
             writer.enqueue(.deleteChunk(id))
         case .missing: break
         }
@@ -206,7 +193,7 @@ public final class ChunkStore: Sendable {
         let count = Int(last - first) + 1
         // One pass under the lock before reading: which chunks are already verified, and marked
         // used (a chunk found missing below was touched for nothing, which is harmless).
-        let (trustedMask, unknown) = recency.withLock { r in
+        let (trustedMask, unknown) = book.recency.withLock { r in
             r.touchRead(count: count) { ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32($0)) }
         }
         var corrupt: UInt32?
@@ -238,14 +225,14 @@ public final class ChunkStore: Sendable {
             }
         }) ?? false
         if let corrupt {
-            counters.withLock { $0.checksumFailures += 1 }
+            book.counters.withLock { $0.checksumFailures += 1 }
             writer.enqueue(.deleteChunk(ChunkID(rendition: rendition, generation: generation, index: corrupt)))
         }
         guard complete else { return false }
         // Chunks checked for the first time (or written a moment ago and not yet in the index).
         let untrusted = ~trustedMask & (count == 64 ? ~0 : (1 << UInt64(count)) - 1)
         if untrusted != 0 {
-            recency.withLock { r in
+            book.recency.withLock { r in
                 var i = 0
                 while i < count {
                     if untrusted & (1 << UInt64(i)) != 0 {
@@ -261,7 +248,7 @@ public final class ChunkStore: Sendable {
 
     /// Queues `meta` for `rendition` (committed before any chunk queued after it).
     public func putMeta(_ meta: RenditionMeta, for rendition: String) {
-        pendingMeta.withLock { pending in
+        book.pendingMeta.withLock { pending in
             pending[rendition] = meta
             writer.enqueue(.putMeta(rendition, meta))
         }
@@ -285,7 +272,7 @@ public final class ChunkStore: Sendable {
     /// - Returns: the number of metadata records removed.
     public func purge(renditions: [String]) async -> Int {
         await withCheckedContinuation { continuation in
-            pendingMeta.withLock { pending in
+            book.pendingMeta.withLock { pending in
                 for rendition in renditions { pending[rendition] = nil }
                 writer.enqueue(.purge(renditions, { continuation.resume(returning: $0) }))
             }
@@ -295,9 +282,9 @@ public final class ChunkStore: Sendable {
     /// Removes generation `generation` of `rendition` (its chunks, and its metadata if that
     /// generation is still the current one). Used when a fill that was purged while running ends.
     public func dropGeneration(_ rendition: String, _ generation: UInt32) {
-        pendingMeta.withLock { pending in
+        book.pendingMeta.withLock { pending in
             if pending[rendition]?.generation == generation { pending[rendition] = nil }
-            pendingDeletes.withLock { $0[rendition] = generation }
+            book.pendingDeletes.withLock { $0[rendition] = generation }
             writer.enqueue(.dropGeneration(rendition, generation))
         }
     }
@@ -305,9 +292,9 @@ public final class ChunkStore: Sendable {
     /// Deletes `rendition`'s metadata if it is of `generation`, leaving that generation's chunks
     /// for responses still reading them (``dropGeneration(_:_:)`` removes them later).
     public func deleteMeta(_ rendition: String, _ generation: UInt32) {
-        pendingMeta.withLock { pending in
+        book.pendingMeta.withLock { pending in
             if pending[rendition]?.generation == generation { pending[rendition] = nil }
-            pendingDeletes.withLock { $0[rendition] = generation }
+            book.pendingDeletes.withLock { $0[rendition] = generation }
             writer.enqueue(.deleteMeta(rendition, generation))
         }
     }
@@ -319,7 +306,7 @@ public final class ChunkStore: Sendable {
 
     /// Current counters and sizes.
     public func stats() -> CacheStats {
-        var s = counters.withLock { $0 }
+        var s = book.counters.withLock { $0 }
         s.bytes = Int64(env.liveBytes())
         s.fileBytes = Int64(env.fileBytes())
         s.chunks = Int64(env.chunkCount())

@@ -26,9 +26,9 @@ enum WriteOp: Sendable {
 /// A dedicated thread (not a Swift task) because commits block on `fdatasync`; nothing on the
 /// response path ever waits for it.
 final class ChunkWriter: @unchecked Sendable {
-    // Invariant for @unchecked Sendable: `store` is set once, before `start()`, and only read after.
     private let env: LMDBEnvironment
-    weak var store: ChunkStore?
+    /// What the writer shares with its store (held strongly: see ``CacheBook``).
+    private let book: CacheBook
     private let queue = Mutex<(ops: [WriteOp], stopping: Bool)>(([], false))
     private let wake = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
@@ -47,8 +47,10 @@ final class ChunkWriter: @unchecked Sendable {
     /// pages it needs must fit in the reserve beside what the previous commit freed.
     let chunkBytesPerCommit: Int
 
-    init(env: LMDBEnvironment, chunkSize: Int) {
+    init(env: LMDBEnvironment, book: CacheBook) {
         self.env = env
+        self.book = book
+        let chunkSize = book.chunkSize
         let page = env.pageSize
         chunkPages = max(page, (chunkSize + 4 + 16 + page - 1) / page * page)
         let reserve = max(env.mapSize / 20, 3 * chunkPages)
@@ -154,7 +156,7 @@ final class ChunkWriter: @unchecked Sendable {
                 stored = try commit(chunkOps, chunks: true)
             } catch {
                 // Still full: drop the chunk writes (served uncached, counted).
-                store?.counters.withLock { $0.droppedWrites += Int64(chunkOps.count) }
+                book.counters.withLock { $0.droppedWrites += Int64(chunkOps.count) }
             }
         } catch {
             stored = (try? commit(batch, chunks: false)) ?? []
@@ -219,10 +221,10 @@ final class ChunkWriter: @unchecked Sendable {
                     value.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: 4).copyMemory(from: bytes, byteCount: bytes.count) }
                     try value.withUnsafeBytes { try txn.put(env.chunks, key: id.key, value: $0) }
                     stored.insert(id)
-                    store?.recency.withLock { $0.touch(id, verified: true) }
+                    book.recency.withLock { $0.touch(id, verified: true) }
                 case .deleteChunk(let id):
                     try txn.delete(env.chunks, key: id.key)
-                    store?.recency.withLock { $0.remove(id) }
+                    book.recency.withLock { $0.remove(id) }
                 case .purge(let renditions, let reply):
                     var removed = 0
                     for rendition in renditions {
@@ -239,7 +241,7 @@ final class ChunkWriter: @unchecked Sendable {
                     var prefix = ChunkID.prefix(rendition)
                     withUnsafeBytes(of: generation.bigEndian) { prefix.append(contentsOf: $0) }
                     _ = try txn.deletePrefix(env.chunks, prefix: prefix)
-                    store?.recency.withLock { index in
+                    book.recency.withLock { index in
                         for id in index.ids where id.rendition == rendition && id.generation == generation { index.remove(id) }
                     }
                 case .deleteMeta(let rendition, let generation):
@@ -259,20 +261,20 @@ final class ChunkWriter: @unchecked Sendable {
         for op in batch {
             switch op {
             case .deleteMeta(let rendition, let generation), .dropGeneration(let rendition, let generation):
-                store?.pendingDeletes.withLock { if $0[rendition] == generation { $0[rendition] = nil } }
+                book.pendingDeletes.withLock { if $0[rendition] == generation { $0[rendition] = nil } }
             default: break
             }
         }
         // Committed metadata no longer needs its pending entry (unless a newer one replaced it).
         for op in batch {
             if case .putMeta(let rendition, let meta) = op {
-                store?.pendingMeta.withLock { pending in
+                book.pendingMeta.withLock { pending in
                     if pending[rendition]?.generation == meta.generation { pending[rendition] = nil }
                 }
             }
         }
         for (set, reply, removed) in purged {
-            store?.recency.withLock { index in
+            book.recency.withLock { index in
                 for id in index.ids where set.contains(id.rendition) { index.remove(id) }
             }
             reply(removed)
@@ -301,7 +303,7 @@ final class ChunkWriter: @unchecked Sendable {
         }
         for id in orphans {
             try txn.delete(env.chunks, key: id.key)
-            store?.recency.withLock { $0.remove(id) }
+            book.recency.withLock { $0.remove(id) }
         }
     }
 
@@ -314,9 +316,9 @@ final class ChunkWriter: @unchecked Sendable {
 
     /// Evicts in `txn`, in ``RecencyIndex`` order, until at least `bytes` of pages are freed.
     private func evict(_ txn: WriteTransaction, bytes: Int) throws -> Eviction {
-        guard let store, bytes > 0 else { return Eviction() }
+        guard bytes > 0 else { return Eviction() }
         var result = Eviction()
-        let order = store.recency.withLock { $0.evictionOrder() }
+        let order = book.recency.withLock { $0.evictionOrder() }
         var freed = 0
         var lengths: [String: Int] = [:]
         var kinds: [String: (OriginKind, Bool)?] = [:]
@@ -347,7 +349,7 @@ final class ChunkWriter: @unchecked Sendable {
                 result.chunks += 1
                 result.removed.append(id)
                 let length = lengths[id.rendition] ?? 0
-                let chunkBytes = length > 0 ? min(store.chunkSize, length - Int(id.index) * store.chunkSize) : store.chunkSize
+                let chunkBytes = length > 0 ? min(book.chunkSize, length - Int(id.index) * book.chunkSize) : book.chunkSize
                 freed += pages(max(0, chunkBytes))
             } else {
                 result.removed.append(id)
@@ -358,14 +360,14 @@ final class ChunkWriter: @unchecked Sendable {
 
     /// Applies a committed eviction to the index, the counters and the rendition hook.
     private func finish(_ eviction: Eviction) {
-        guard let store, eviction.chunks > 0 || !eviction.removed.isEmpty || !eviction.droppedWhole.isEmpty else { return }
-        store.recency.withLock { index in
+        guard eviction.chunks > 0 || !eviction.removed.isEmpty || !eviction.droppedWhole.isEmpty else { return }
+        book.recency.withLock { index in
             for id in eviction.removed { index.remove(id) }
             let whole = Set(eviction.droppedWhole)
             if !whole.isEmpty { for id in index.ids where whole.contains(id.rendition) { index.remove(id) } }
         }
-        store.counters.withLock { $0.evictions += Int64(eviction.chunks) }
-        if !eviction.droppedWhole.isEmpty { store.renditionsDropped(eviction.droppedWhole) }
+        book.counters.withLock { $0.evictions += Int64(eviction.chunks) }
+        if !eviction.droppedWhole.isEmpty { book.renditionsDropped(eviction.droppedWhole) }
     }
 
     /// Evicts `bytes` in a transaction of its own (after `MDB_MAP_FULL`).

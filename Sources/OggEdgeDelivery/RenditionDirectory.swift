@@ -45,7 +45,8 @@ package final class RenditionDirectory: Sendable {
     let entries = Mutex<[String: Entry]>([:])
     /// Counts changes to `entries`: a caller that saw a rendition complete and fresh may trust
     /// that answer, without the lock, while this is unchanged and the check has not expired.
-    private let entriesVersion = Atomic<UInt64>(0)
+    /// Counts the changes to `entries` (see ``version``).
+    package let changes = ChangeCount()
     private let failures = Mutex<[String: (reason: String, until: UInt64)]>([:])
     private let encodeCounts = Atomic<UInt64>(0)
     private let failedEncodeCounts = Atomic<UInt64>(0)
@@ -102,14 +103,23 @@ package final class RenditionDirectory: Sendable {
     func changeEntries<T>(_ body: (inout [String: Entry]) -> T) -> T {
         entries.withLock { map in
             let result = body(&map)
-            entriesVersion.add(1, ordering: .releasing)
+            changes.count.add(1, ordering: .releasing)
             return result
         }
     }
 
     /// Changes to the directory so far. A ``Lease`` taken at one version holds while the
     /// version is the same and its time has not run out.
-    package var version: UInt64 { entriesVersion.load(ordering: .acquiring) }
+    package var version: UInt64 { changes.value }
+
+    /// A count of changes, in its own object so a reader on a hot path can keep it and read it
+    /// without touching the directory: the directory is weakly referenced by the sessions'
+    /// callbacks, so retaining it takes the runtime's slow path.
+    package final class ChangeCount: Sendable {
+        let count = Atomic<UInt64>(0)
+        /// The changes so far.
+        package var value: UInt64 { count.load(ordering: .acquiring) }
+    }
 
     /// How long an answer of ``freshComplete(_:key:now:)`` holds without asking again: until
     /// `until` (monotonic ns) while ``version`` is still `version`. Nil for copies pulled from a

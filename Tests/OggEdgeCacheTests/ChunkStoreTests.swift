@@ -253,14 +253,14 @@ import Testing
         store.putMeta(meta, for: "slru_160kbps")
         let id = { (i: Int) in ChunkID(rendition: "slru_160kbps", generation: meta.generation, index: UInt32(i)) }
         let chunk = Self.payload(store.chunkSize, meta.generation, 0)
-        let window = Int(store.recency.withLock { $0.window })
+        let window = Int(store.book.recency.withLock { $0.window })
         await Self.put(store, id(0), chunk)
         for i in 1...8 { await Self.put(store, id(i), chunk) }
         // More than the window of other touches (hits on chunks already cached, as most touches
         // of a warm cache are), then chunk 0 is read again: protected.
         for t in 0...(window + 2) { _ = Self.read(store, id(1 + t % 8)) }
         #expect(Self.read(store, id(0)).0 == .found)
-        #expect(store.recency.withLock { $0.isProtected(id(0)) })
+        #expect(store.book.recency.withLock { $0.isProtected(id(0)) })
         // Many more chunks, each written and read once: the cache turns over several times and
         // chunk 0, older than all of them, stays.
         let capacity = store.writer.highWater / store.writer.chunkPages

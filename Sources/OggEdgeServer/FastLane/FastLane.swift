@@ -90,6 +90,9 @@ final class FastLane {
     /// Most rendition files a loop keeps open for `sendfile`; renditions past it are copied.
     static let maxOriginFiles = 256
     private var tokens: TokenMemo
+    /// The directory's change count, kept here: reading it through the directory would retain
+    /// the directory on every request (see ``RenditionDirectory/ChangeCount``).
+    private let directoryChanges: RenditionDirectory.ChangeCount
     private var date = DateLine()
     var logScratch: [UInt8] = []
     /// The response buffer, reused when the socket has released the previous answer (else
@@ -99,6 +102,7 @@ final class FastLane {
     init(shared: FastLaneShared) {
         self.shared = shared
         self.tokens = TokenMemo(leewaySeconds: shared.verifier.leewaySeconds)
+        self.directoryChanges = shared.directory.changes
         logScratch.reserveCapacity(1024)
         handles.reserveCapacity(1024)
     }
@@ -237,7 +241,7 @@ final class FastLane {
     /// without asking the directory again: no lock, no lookup.
     private func currentHandle(_ path: Substring, now: UInt64) -> RenditionHandle? {
         if let handle = handles[path] {
-            if let lease = handle.lease, now < lease.until, lease.version == shared.directory.version { return handle }
+            if let lease = handle.lease, now < lease.until, lease.version == directoryChanges.value { return handle }
             guard let (session, lease) = shared.directory.freshComplete(handle.track, key: handle.key, now: now) else { return nil }
             if session === handle.session {
                 handle.lease = lease
