@@ -94,33 +94,44 @@ public struct DeliveryRecord: Sendable, Equatable {
 
     /// Appends the record as one JSON object followed by `\n`.
     public func appendJSONLine(to out: inout [UInt8]) {
-        var w = JSONLineWriter(out: out)
-        out = []
-        w.raw("{\"ts\":\"")
-        RFC3339.appendMillis(timestampMs, to: &w.out)
-        w.raw("\"")
-        w.field(",\"req_id\":", string: requestId)
-        w.field(",\"client_ip\":", string: clientIP)
-        w.field(",\"method\":", string: method)
-        w.field(",\"path\":", string: path)
-        w.field(",\"track\":", string: track)
-        w.field(",\"kbps\":", int: kbps.map(Int64.init))
-        w.field(",\"uid\":", string: uid)
-        w.field(",\"status\":", int: Int64(status))
-        w.field(",\"range\":", string: range)
-        w.field(",\"range_start\":", int: rangeStart)
-        w.field(",\"range_end\":", int: rangeEnd)
-        w.field(",\"content_length\":", int: contentLength)
-        w.field(",\"bytes_sent\":", int: bytesSent)
-        w.field(",\"ttfb_us\":", int: ttfbMicros)
-        w.field(",\"playback_start_us\":", int: playbackStartMicros)
-        w.field(",\"duration_us\":", int: durationMicros)
-        w.field(",\"cache\":", string: cache?.rawValue)
-        w.field(",\"auth\":", string: auth)
-        w.raw(",\"aborted\":")
-        w.raw(aborted ? "true" : "false")
-        w.raw("}\n")
-        out = w.out
+        var stamps = RFC3339.SecondCache()
+        withJSONLine(stamps: &stamps) { out.append(contentsOf: $0) }
+    }
+
+    /// Lends the record as one JSON object followed by `\n` to `body`, formatted in temporary
+    /// memory (on the stack when it fits): no array per line. `stamps` keeps the formatted date of
+    /// the last second seen, for the caller's next line.
+    public func withJSONLine<T>(stamps: inout RFC3339.SecondCache, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        let strings = requestId.utf8.count + clientIP.utf8.count + method.utf8.count + path.utf8.count
+            + (track?.utf8.count ?? 0) + (uid?.utf8.count ?? 0) + (range?.utf8.count ?? 0) + auth.utf8.count + 16
+        // Keys and punctuation take under 300 bytes; ten numbers at most 21 each; the timestamp
+        // at most 30 (years past 9999 take more digits).
+        let capacity = ByteCursor.jsonBound(fixed: 300 + 10 * 21 + 30, strings: strings, stringCount: 9)
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { memory in
+            var w = ByteCursor(memory)
+            w.raw("{\"ts\":\"")
+            stamps.write(timestampMs, to: &w)
+            w.raw("\",\"req_id\":"); w.jsonString(requestId)
+            w.raw(",\"client_ip\":"); w.jsonString(clientIP)
+            w.raw(",\"method\":"); w.jsonString(method)
+            w.raw(",\"path\":"); w.jsonString(path)
+            w.raw(",\"track\":"); w.jsonString(track)
+            w.raw(",\"kbps\":"); w.jsonInt(kbps.map(Int64.init))
+            w.raw(",\"uid\":"); w.jsonString(uid)
+            w.raw(",\"status\":"); w.jsonInt(Int64(status))
+            w.raw(",\"range\":"); w.jsonString(range)
+            w.raw(",\"range_start\":"); w.jsonInt(rangeStart)
+            w.raw(",\"range_end\":"); w.jsonInt(rangeEnd)
+            w.raw(",\"content_length\":"); w.jsonInt(contentLength)
+            w.raw(",\"bytes_sent\":"); w.jsonInt(bytesSent)
+            w.raw(",\"ttfb_us\":"); w.jsonInt(ttfbMicros)
+            w.raw(",\"playback_start_us\":"); w.jsonInt(playbackStartMicros)
+            w.raw(",\"duration_us\":"); w.jsonInt(durationMicros)
+            w.raw(",\"cache\":"); w.jsonString(cache?.rawValue)
+            w.raw(",\"auth\":"); w.jsonString(auth)
+            w.raw(aborted ? ",\"aborted\":true}\n" : ",\"aborted\":false}\n")
+            return try body(w.written)
+        }
     }
 
     /// The record as ordered field/value strings (a Redis stream entry); `null` becomes "".
@@ -141,50 +152,6 @@ public struct DeliveryRecord: Sendable, Equatable {
         var bytes: [UInt8] = []
         appendJSONLine(to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-/// A minimal JSON writer for flat objects of strings, integers and nulls.
-struct JSONLineWriter {
-    var out: [UInt8]
-
-    mutating func raw(_ s: StaticString) {
-        s.withUTF8Buffer { out.append(contentsOf: $0) }
-    }
-
-    /// Writes a key given whole, with its comma, quotes and colon: `,"name":`.
-    mutating func key(_ prefix: StaticString) {
-        raw(prefix)
-    }
-
-    mutating func field(_ name: StaticString, string: String?) {
-        key(name)
-        guard let string else { return raw("null") }
-        JSONString.append(string, to: &out)
-    }
-
-    mutating func field(_ name: StaticString, int: Int64?) {
-        key(name)
-        guard let int else { return raw("null") }
-        guard int >= 0 else { return out.append(contentsOf: String(int).utf8) }
-        Self.appendDecimal(UInt64(int), to: &out)
-    }
-
-    /// Appends `value` in decimal: digits produced by constant divisions (multiplications once
-    /// compiled) into 20 bytes of stack, then copied in one go.
-    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        if value < 10 { return out.append(UInt8(truncatingIfNeeded: value) &+ 48) }
-        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &scratch) { digits in
-            var rest = value
-            var i = 24
-            while rest > 0 {
-                i -= 1
-                digits[i] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-                rest /= 10
-            }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: digits[i...]))
-        }
     }
 }
 

@@ -51,32 +51,26 @@ public final class DeliveryLog: Service, Sendable {
 
     /// Appends a record (formats it on the caller's thread, no I/O).
     public func submit(_ record: DeliveryRecord) {
-        shipper?.enqueue(record.fields)
-        guard path != nil else { return }
-        var line: [UInt8] = []
-        line.reserveCapacity(512)
-        record.appendJSONLine(to: &line)
-        append(line)
+        var stamps = RFC3339.SecondCache()
+        submit(record, stamps: &stamps)
     }
 
-    /// Appends a record, formatting it in `scratch` (a buffer the caller keeps between calls, so
-    /// the hot path allocates no line).
-    func submit(_ record: DeliveryRecord, scratch: inout [UInt8]) {
+    /// Appends a record, formatted in temporary memory; `stamps` is the caller's cache of the
+    /// last second's formatted date (the hot path keeps one per event loop).
+    func submit(_ record: DeliveryRecord, stamps: inout RFC3339.SecondCache) {
         shipper?.enqueue(record.fields)
         guard path != nil else { return }
-        scratch.removeAll(keepingCapacity: true)
-        record.appendJSONLine(to: &scratch)
-        append(scratch)
+        record.withJSONLine(stamps: &stamps) { append($0) }
     }
 
     /// Appends an already formatted JSON line (ending in `\n`) and ships `fields`.
     public func submit(line: [UInt8], fields: [(String, String)]) {
         shipper?.enqueue(fields)
         guard path != nil else { return }
-        append(line)
+        line.withUnsafeBytes { append($0) }
     }
 
-    private func append(_ line: [UInt8]) {
+    private func append(_ line: UnsafeRawBufferPointer) {
         state.withLock { s in
             if s.pending.count + line.count > maxPendingBytes {
                 s.dropped += 1

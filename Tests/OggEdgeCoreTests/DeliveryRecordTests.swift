@@ -56,4 +56,33 @@ struct DeliveryRecordTests {
         audio.cache = .miss
         #expect(audio.fields.first { $0.0 == "cache" }?.1 == "MISS")
     }
+
+    @Test func aKeptSecondCacheFormatsEveryLineLikeAFreshOne() throws {
+        var stamps = RFC3339.SecondCache()
+        // The same second twice, the next second, a second back, across a day and a year.
+        for ms: Int64 in [1_764_090_456_789, 1_764_090_456_001, 1_764_090_457_000, 1_764_090_455_999, 1_767_225_599_999, 1_767_225_600_000] {
+            let record = DeliveryRecord(timestampMs: ms, requestId: "r", clientIP: "::1", method: "GET", path: "/p")
+            let kept = record.withJSONLine(stamps: &stamps) { String(decoding: $0, as: UTF8.self) }
+            #expect(kept == record.jsonLine)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(kept.utf8)) as? [String: Any])
+            #expect(object["ts"] as? String == RFC3339.formatMillis(ms))
+        }
+    }
+
+    @Test func theWorstCaseEscapesAndExtremeNumbersStayValidJSON() throws {
+        // Every byte of every string escaped to six bytes, every number at its widest.
+        let control = String(repeating: "\u{1}", count: 300)
+        let record = DeliveryRecord(
+            timestampMs: 4_102_444_799_999, requestId: control, clientIP: control, method: control, path: control, track: control,
+            kbps: Int.max, uid: control, status: Int.min, range: control, rangeStart: Int64.min, rangeEnd: Int64.max,
+            contentLength: Int64.max, bytesSent: Int64.min, ttfbMicros: Int64.max, playbackStartMicros: Int64.min,
+            durationMicros: Int64.max, cache: .coalesced, auth: control, aborted: true
+        )
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(record.jsonLine.utf8)) as? [String: Any])
+        #expect(object["uid"] as? String == control)
+        #expect(object["auth"] as? String == control)
+        #expect((object["range_start"] as? NSNumber)?.int64Value == Int64.min)
+        #expect((object["range_end"] as? NSNumber)?.int64Value == Int64.max)
+        #expect(object["aborted"] as? Bool == true)
+    }
 }

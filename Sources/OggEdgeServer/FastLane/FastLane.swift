@@ -81,7 +81,7 @@ final class FastLaneShared: Sendable {
 /// unsatisfiable range, a body past the single-write limit. Declined requests go the general way.
 ///
 /// State per loop, no locks of its own: rendition handles with their header lines rendered once,
-/// the verified-token table, the `Date` line, the log line scratch buffer.
+/// the verified-token table, the `Date` line, the log's formatted date of the current second.
 final class FastLane {
     let shared: FastLaneShared
     private var handles: [Substring: RenditionHandle] = [:]
@@ -94,7 +94,8 @@ final class FastLane {
     /// the directory on every request (see ``RenditionDirectory/ChangeCount``).
     private let directoryChanges: RenditionDirectory.ChangeCount
     private var date = DateLine()
-    var logScratch: [UInt8] = []
+    /// The delivery log's formatted date of the last second this loop logged in.
+    var logStamps = RFC3339.SecondCache()
     /// The response buffer, reused when the socket has released the previous answer (else
     /// `clear` gives it fresh storage and the old one goes with the write).
     private var out = ByteBufferAllocator().buffer(capacity: 72 * 1024)
@@ -103,7 +104,6 @@ final class FastLane {
         self.shared = shared
         self.tokens = TokenMemo(leewaySeconds: shared.verifier.leewaySeconds)
         self.directoryChanges = shared.directory.changes
-        logScratch.reserveCapacity(1024)
         handles.reserveCapacity(1024)
     }
 
@@ -196,34 +196,12 @@ final class FastLane {
         let dateLine = date.line(at: nowSeconds)
         let copiesBody = sendsBody && file == nil
         out.clear(minimumCapacity: 320 + handle.commonLines.count + (copiesBody ? Int(bodyLength) : 0))
-        out.writeBytes(status == 200 ? ResponseBytes.status200 : status == 206 ? ResponseBytes.status206 : ResponseBytes.status304)
-        out.writeBytes(dateLine)
-        out.writeBytes(ResponseBytes.server)
-        if status != 304 {
-            out.writeBytes(ResponseBytes.contentType)
-            out.writeBytes(ResponseBytes.contentLength)
-            ResponseBytes.writeDecimal(bodyLength, to: &out)
-            out.writeBytes(ResponseBytes.crlf)
-        }
-        if status == 206, let body {
-            out.writeBytes(ResponseBytes.contentRange)
-            ResponseBytes.writeDecimal(body.start, to: &out)
-            out.writeInteger(UInt8(ascii: "-"))
-            ResponseBytes.writeDecimal(body.end, to: &out)
-            out.writeInteger(UInt8(ascii: "/"))
-            ResponseBytes.writeDecimal(meta.length, to: &out)
-            out.writeBytes(ResponseBytes.crlf)
-        }
-        out.writeBytes(handle.commonLines)
-        out.writeBytes(ResponseBytes.crlf)
-        if copiesBody, let body {
-            let complete = shared.store.withRange(
-                rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: body.start, end: body.end
-            ) { piece in
-                out.writeBytes(piece)
-            }
-            guard complete else { return nil }  // a chunk left the cache: the general path refills it
-        }
+        // One exclusive access to `out` for the whole response (each `out.write…` on the
+        // property would be a dynamic exclusivity check of its own).
+        guard Self.render(
+            into: &out, status: status, dateLine: dateLine, handle: handle, body: body, bodyLength: bodyLength,
+            copiesBody: copiesBody, store: shared.store
+        ) else { return nil }  // a chunk left the cache: the general path refills it
         var startsPlayback = false
         if sendsBody, let body, let offset = meta.playbackOffset, body.start == 0, body.end + 1 >= offset { startsPlayback = true }
         return (out, file, Answer(
@@ -232,6 +210,46 @@ final class FastLane {
             contentLength: status == 304 ? nil : bodyLength, bodyBytes: sendsBody ? bodyLength : 0,
             startsPlayback: startsPlayback
         ))
+    }
+
+    /// Writes a response head (and the body, when `copiesBody`, from the chunk cache) into
+    /// `out`; false when a chunk of the body is no longer cached.
+    private static func render(
+        into out: inout ByteBuffer, status: Int, dateLine: [UInt8], handle: RenditionHandle, body: ByteRange?,
+        bodyLength: Int64, copiesBody: Bool, store: ChunkStore
+    ) -> Bool {
+        let meta = handle.meta
+        // The head in one write: every piece's length is bounded (the numbers at 20 digits), so
+        // the cursor writes without a capacity check per piece.
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: 256 + dateLine.count + handle.commonLines.count) { memory in
+            var w = ByteCursor(memory)
+            w.raw(status == 200 ? "HTTP/1.1 200 OK\r\n" : status == 206 ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 304 Not Modified\r\n")
+            w.raw(dateLine)
+            w.raw("Server: OggEdge\r\n")
+            if status != 304 {
+                w.raw("Content-Type: audio/ogg\r\nContent-Length: ")
+                w.decimal(UInt64(bodyLength))
+                w.raw("\r\n")
+            }
+            if status == 206, let body {
+                w.raw("Content-Range: bytes ")
+                w.decimal(UInt64(body.start))
+                w.byte(UInt8(ascii: "-"))
+                w.decimal(UInt64(body.end))
+                w.byte(UInt8(ascii: "/"))
+                w.decimal(UInt64(meta.length))
+                w.raw("\r\n")
+            }
+            w.raw(handle.commonLines)
+            w.raw("\r\n")
+            return w.count
+        }
+        guard copiesBody, let body else { return true }
+        return store.withRange(
+            rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: body.start, end: body.end
+        ) { piece in
+            out.writeBytes(piece)
+        }
     }
 
     /// The handle for `path` if its rendition is complete, known and fresh in the directory;

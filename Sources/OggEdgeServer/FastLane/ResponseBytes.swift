@@ -6,39 +6,6 @@ import OggEdgeCache
 import OggEdgeCore
 import OggEdgeDelivery
 
-/// Byte-level pieces of an HTTP/1.1 response head, written straight into the response buffer
-/// (no header dictionary, no `String` per field).
-enum ResponseBytes {
-    static let status200: [UInt8] = Array("HTTP/1.1 200 OK\r\n".utf8)
-    static let status206: [UInt8] = Array("HTTP/1.1 206 Partial Content\r\n".utf8)
-    static let status304: [UInt8] = Array("HTTP/1.1 304 Not Modified\r\n".utf8)
-    static let server: [UInt8] = Array("Server: OggEdge\r\n".utf8)
-    static let contentType: [UInt8] = Array("Content-Type: audio/ogg\r\n".utf8)
-    static let contentLength: [UInt8] = Array("Content-Length: ".utf8)
-    static let contentRange: [UInt8] = Array("Content-Range: bytes ".utf8)
-    static let crlf: [UInt8] = [13, 10]
-
-    /// Writes `value` in decimal (non-negative values only, as lengths and offsets are).
-    static func writeDecimal(_ value: Int64, to buffer: inout ByteBuffer) {
-        precondition(value >= 0)
-        if value < 10 {
-            buffer.writeInteger(UInt8(truncatingIfNeeded: value) &+ 48)
-            return
-        }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, enough for 19 digits
-        var count = 0
-        var rest = UInt64(value)
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            while rest > 0 {
-                scratch[23 - count] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-                rest /= 10
-                count += 1
-            }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[(24 - count)...]))
-        }
-    }
-}
-
 /// What a fast-lane response needs of one complete rendition version, rendered once: the
 /// validator and CORS header lines every answer carries, and what the log and the planner need.
 final class RenditionHandle {
