@@ -102,17 +102,61 @@ public enum RangeResolver {
     }
 
     /// The spec of a header holding exactly one (no comma), else nil (the general parse decides).
+    /// Reads the header's bytes in place (the hot path: every cached range a player asks for),
+    /// with the grammar of ``parse(_:maxRanges:)`` for one spec.
     private static func singleSpec(_ header: Substring) -> RangeSpec? {
-        let utf8 = header.utf8
-        var index = skipWhitespace(utf8, from: utf8.startIndex)
-        for expected in "bytes=".utf8 {
-            guard index < utf8.endIndex, lowercased(utf8[index]) == expected else { return nil }
-            index = utf8.index(after: index)
+        var header = header
+        return header.withUTF8 { bytes -> RangeSpec? in
+            var i = 0
+            let n = bytes.count
+            while i < n, isWhitespace(bytes[i]) { i += 1 }
+            for expected in "bytes=".utf8 {
+                guard i < n, lowercased(bytes[i]) == expected else { return nil }
+                i += 1
+            }
+            var end = n
+            var dash = -1
+            for j in i..<n {
+                if bytes[j] == UInt8(ascii: ",") { return nil }
+                if dash < 0, bytes[j] == UInt8(ascii: "-") { dash = j }
+            }
+            while i < end, isWhitespace(bytes[i]) { i += 1 }
+            while end > i, isWhitespace(bytes[end - 1]) { end -= 1 }
+            guard i < end, dash >= i, dash < end else { return nil }
+            let first = trimmedRange(bytes, i, dash)
+            let last = trimmedRange(bytes, dash + 1, end)
+            if first.isEmpty {
+                guard let count = number(bytes, last) else { return nil }
+                return .suffix(count)
+            }
+            guard let start = number(bytes, first) else { return nil }
+            if last.isEmpty { return .from(start) }
+            guard let stop = number(bytes, last), start <= stop else { return nil }
+            return .closed(first: start, last: stop)
         }
-        let rest = utf8[index...]
-        guard !rest.contains(UInt8(ascii: ",")) else { return nil }
-        let element = trimmed(rest)
-        return element.isEmpty ? nil : parseSpec(element)
+    }
+
+    private static func trimmedRange(_ bytes: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> Range<Int> {
+        var lo = from
+        var hi = to
+        while lo < hi, isWhitespace(bytes[lo]) { lo += 1 }
+        while hi > lo, isWhitespace(bytes[hi - 1]) { hi -= 1 }
+        return lo..<hi
+    }
+
+    /// ``parseNumber(_:)`` over `bytes[range]`.
+    private static func number(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int64? {
+        guard !range.isEmpty, range.count <= 19 else { return nil }
+        var value: Int64 = 0
+        for i in range {
+            let byte = bytes[i]
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+            guard !o1, !o2 else { return nil }
+            value = sum
+        }
+        return value
     }
 
     /// Parses one non-empty, trimmed range-spec: `a-b`, `a-` or `-n`.

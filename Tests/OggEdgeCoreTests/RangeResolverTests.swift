@@ -206,6 +206,27 @@ struct RangeResolverRobustnessTests {
         }
     }
 
+    /// A header of one spec is read in place (the hot path's own reader); its decision must be
+    /// the one the general parse gives, over headers built to sit near the grammar's edges.
+    @Test(arguments: [UInt64(5), 6, 77])
+    func theOneSpecReaderAgreesWithTheGeneralParse(seed: UInt64) {
+        var rng = RangeFuzzRNG(state: seed)
+        let pieces = ["bytes=", "Bytes=", "bytes =", " ", "\t", "0", "1", "7", "42", "-", "-", "--", "x", "é",
+                      "9223372036854775807", "9223372036854775808", "1234567890123456789", "12345678901234567890", "\0"]
+        for _ in 0..<20000 {
+            let count = Int(rng.next(upperBound: UInt64(7)))
+            let header = (0..<count).map { _ in pieces[Int(rng.next(upperBound: UInt64(pieces.count)))] }.joined()
+            let length = [Int64(0), 1, 11, 1000, .max][Int(rng.next(upperBound: UInt64(5)))]
+            let expected: RangeDecision
+            if let specs = RangeResolver.parse(header[...], maxRanges: 16), specs.count == 1 {
+                expected = specs[0].resolve(length: length).map { .single($0) } ?? .unsatisfiable
+            } else {
+                expected = .full
+            }
+            #expect(RangeResolver.resolve(header[...], length: length) == expected, "header \(header.debugDescription)")
+        }
+    }
+
     @Test func hugeHeadersAreHandled() {
         let long = "bytes=" + String(repeating: "0-0,", count: 200_000)
         #expect(RangeResolver.resolve(long[...], length: 100) == .full)
