@@ -99,39 +99,51 @@ public struct DeliveryRecord: Sendable, Equatable {
     }
 
     /// Lends the record as one JSON object followed by `\n` to `body`, formatted in temporary
-    /// memory (on the stack when it fits): no array per line. `stamps` keeps the formatted date of
-    /// the last second seen, for the caller's next line.
+    /// memory: no array per line. `stamps` keeps the formatted date of the last second seen, for
+    /// the caller's next line.
     public func withJSONLine<T>(stamps: inout RFC3339.SecondCache, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        try withUnsafeTemporaryAllocation(byteCount: jsonLineBound, alignment: 1) { memory in
+            try body(UnsafeRawBufferPointer(rebasing: memory[..<writeJSONLine(into: memory, stamps: &stamps)]))
+        }
+    }
+
+    /// Most bytes ``writeJSONLine(into:stamps:)`` can write for this record.
+    public var jsonLineBound: Int {
         let strings = requestId.utf8.count + clientIP.utf8.count + method.utf8.count + path.utf8.count
             + (track?.utf8.count ?? 0) + (uid?.utf8.count ?? 0) + (range?.utf8.count ?? 0) + auth.utf8.count + 16
         // Keys and punctuation take under 300 bytes; ten numbers at most 21 each; the timestamp
         // at most 30 (years past 9999 take more digits).
-        let capacity = ByteCursor.jsonBound(fixed: 300 + 10 * 21 + 30, strings: strings, stringCount: 9)
-        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { memory in
-            var w = ByteCursor(memory)
-            w.raw("{\"ts\":\"")
-            stamps.write(timestampMs, to: &w)
-            w.raw("\",\"req_id\":"); w.jsonString(requestId)
-            w.raw(",\"client_ip\":"); w.jsonString(clientIP)
-            w.raw(",\"method\":"); w.jsonString(method)
-            w.raw(",\"path\":"); w.jsonString(path)
-            w.raw(",\"track\":"); w.jsonString(track)
-            w.raw(",\"kbps\":"); w.jsonInt(kbps.map(Int64.init))
-            w.raw(",\"uid\":"); w.jsonString(uid)
-            w.raw(",\"status\":"); w.jsonInt(Int64(status))
-            w.raw(",\"range\":"); w.jsonString(range)
-            w.raw(",\"range_start\":"); w.jsonInt(rangeStart)
-            w.raw(",\"range_end\":"); w.jsonInt(rangeEnd)
-            w.raw(",\"content_length\":"); w.jsonInt(contentLength)
-            w.raw(",\"bytes_sent\":"); w.jsonInt(bytesSent)
-            w.raw(",\"ttfb_us\":"); w.jsonInt(ttfbMicros)
-            w.raw(",\"playback_start_us\":"); w.jsonInt(playbackStartMicros)
-            w.raw(",\"duration_us\":"); w.jsonInt(durationMicros)
-            w.raw(",\"cache\":"); w.jsonString(cache?.rawValue)
-            w.raw(",\"auth\":"); w.jsonString(auth)
-            w.raw(aborted ? ",\"aborted\":true}\n" : ",\"aborted\":false}\n")
-            return try body(w.written)
-        }
+        return ByteCursor.jsonBound(fixed: 300 + 10 * 21 + 30, strings: strings, stringCount: 9)
+    }
+
+    /// Writes the record as one JSON object followed by `\n` at the start of `memory`, which
+    /// holds at least ``jsonLineBound`` bytes.
+    /// - Returns: the bytes written.
+    public func writeJSONLine(into memory: UnsafeMutableRawBufferPointer, stamps: inout RFC3339.SecondCache) -> Int {
+        precondition(memory.count >= jsonLineBound)
+        var w = ByteCursor(memory)
+        w.raw("{\"ts\":\"")
+        stamps.write(timestampMs, to: &w)
+        w.raw("\",\"req_id\":"); w.jsonString(requestId)
+        w.raw(",\"client_ip\":"); w.jsonString(clientIP)
+        w.raw(",\"method\":"); w.jsonString(method)
+        w.raw(",\"path\":"); w.jsonString(path)
+        w.raw(",\"track\":"); w.jsonString(track)
+        w.raw(",\"kbps\":"); w.jsonInt(kbps.map(Int64.init))
+        w.raw(",\"uid\":"); w.jsonString(uid)
+        w.raw(",\"status\":"); w.jsonInt(Int64(status))
+        w.raw(",\"range\":"); w.jsonString(range)
+        w.raw(",\"range_start\":"); w.jsonInt(rangeStart)
+        w.raw(",\"range_end\":"); w.jsonInt(rangeEnd)
+        w.raw(",\"content_length\":"); w.jsonInt(contentLength)
+        w.raw(",\"bytes_sent\":"); w.jsonInt(bytesSent)
+        w.raw(",\"ttfb_us\":"); w.jsonInt(ttfbMicros)
+        w.raw(",\"playback_start_us\":"); w.jsonInt(playbackStartMicros)
+        w.raw(",\"duration_us\":"); w.jsonInt(durationMicros)
+        w.raw(",\"cache\":"); w.jsonString(cache?.rawValue)
+        w.raw(",\"auth\":"); w.jsonString(auth)
+        w.raw(aborted ? ",\"aborted\":true}\n" : ",\"aborted\":false}\n")
+        return w.count
     }
 
     /// The record as ordered field/value strings (a Redis stream entry); `null` becomes "".

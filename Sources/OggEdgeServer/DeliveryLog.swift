@@ -55,12 +55,18 @@ public final class DeliveryLog: Service, Sendable {
         submit(record, stamps: &stamps)
     }
 
-    /// Appends a record, formatted in temporary memory; `stamps` is the caller's cache of the
-    /// last second's formatted date (the hot path keeps one per event loop).
-    func submit(_ record: DeliveryRecord, stamps: inout RFC3339.SecondCache) {
+    /// Appends a record, formatted in `scratch` when it fits (the hot path keeps one per event
+    /// loop, so a line costs no allocation), else in temporary memory; `stamps` is the caller's
+    /// cache of the last second's formatted date.
+    func submit(_ record: DeliveryRecord, stamps: inout RFC3339.SecondCache, scratch: UnsafeMutableRawBufferPointer? = nil) {
         shipper?.enqueue(record.fields)
         guard path != nil else { return }
-        record.withJSONLine(stamps: &stamps) { append($0) }
+        if let scratch, scratch.count >= record.jsonLineBound {
+            let count = record.writeJSONLine(into: scratch, stamps: &stamps)
+            append(UnsafeRawBufferPointer(rebasing: scratch[..<count]))
+        } else {
+            record.withJSONLine(stamps: &stamps) { append($0) }
+        }
     }
 
     /// Appends an already formatted JSON line (ending in `\n`) and ships `fields`.

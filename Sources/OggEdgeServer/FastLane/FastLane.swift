@@ -96,6 +96,8 @@ final class FastLane {
     private var date = DateLine()
     /// The delivery log's formatted date of the last second this loop logged in.
     var logStamps = RFC3339.SecondCache()
+    /// Memory the delivery-log line of an answer is formatted in (a line of usual length fits).
+    let logLine = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
     /// The response buffer, reused when the socket has released the previous answer (else
     /// `clear` gives it fresh storage and the old one goes with the write).
     private var out = ByteBufferAllocator().buffer(capacity: 72 * 1024)
@@ -106,6 +108,8 @@ final class FastLane {
         self.directoryChanges = shared.directory.changes
         handles.reserveCapacity(1024)
     }
+
+    deinit { logLine.deallocate() }
 
     /// What the log needs of a fast answer (the bytes themselves are returned beside it).
     struct Answer {

@@ -231,7 +231,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         shared.counters.count(ok ? .hit : .error)
         shared.metrics.record(record)
         if !shared.unlogged.holdIfPending(answer.handle.key, record) {
-            shared.log.submit(record, stamps: &lane.logStamps)
+            shared.log.submit(record, stamps: &lane.logStamps, scratch: lane.logLine)
         }
         shared.inFlight.leave()
     }
