@@ -23,7 +23,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let lane: FastLane
     private let socket: FastLaneSocketWriter
-    private unowned let guardHandler: ConnectionGuardHandler
+    /// Held strongly (nothing holds this handler back): an `unowned` reference costs an atomic
+    /// check of the referent on every use.
+    private let guardHandler: ConnectionGuardHandler
     private var clientIP = "-"
     /// Requests handed to the general path whose response has not ended yet.
     private var pendingGeneral = 0
@@ -136,7 +138,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var answer: FastLane.Answer
         var arrival: UInt64
         var wallMs: Int64
-        var firstByte: UInt64
+        /// When the head went out ahead of a body sent in runs; nil for an answer written in one
+        /// go, whose first byte went to the socket when the write completed (the log's clock read).
+        var firstByte: UInt64?
         var isHead: Bool
         /// Request sequence (the `req_id`), taken when the answer was made, like the general path's.
         var sequence: UInt64
@@ -153,7 +157,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let written = context.eventLoop.makePromise(of: Void.self)
         socket.write(.byteBuffer(bytes), promise: written)
         unconfirmed.append(Unconfirmed(
-            answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: isHead,
+            answer: answer, arrival: arrival, wallMs: wallMs, firstByte: nil, isHead: isHead,
             sequence: shared.ids.next()
         ))
         needsFlush = true
@@ -217,14 +221,15 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let shared = lane.shared
         let answer = sent.answer
         let end = MonotonicClock.nanos()
+        let firstByte = sent.firstByte ?? end
         let record = DeliveryRecord(
             timestampMs: sent.wallMs, requestId: shared.ids.id(for: sent.sequence), clientIP: clientIP,
             method: sent.isHead ? "HEAD" : "GET", path: answer.handle.path,
             track: answer.handle.track.trackId, kbps: answer.handle.track.kbps, uid: answer.uid, status: answer.status,
             range: answer.rangeHeader, rangeStart: answer.rangeStart, rangeEnd: answer.rangeEnd, contentLength: answer.contentLength,
             bytesSent: bytesSent,
-            ttfbMicros: answer.bodyBytes > 0 ? Int64((sent.firstByte &- sent.arrival) / 1000) : nil,
-            playbackStartMicros: answer.startsPlayback ? Int64((sent.firstByte &- sent.arrival) / 1000) : nil,
+            ttfbMicros: answer.bodyBytes > 0 ? Int64((firstByte &- sent.arrival) / 1000) : nil,
+            playbackStartMicros: answer.startsPlayback ? Int64((firstByte &- sent.arrival) / 1000) : nil,
             durationMicros: Int64((end &- sent.arrival) / 1000),
             cache: ok ? .hit : .error, auth: "ok", aborted: !ok
         )

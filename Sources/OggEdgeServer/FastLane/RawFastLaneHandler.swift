@@ -20,7 +20,9 @@ final class RawFastLaneHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    private unowned let lane: FastLaneHandler
+    /// Held strongly (the lane handler holds nothing back): an `unowned` reference costs an
+    /// atomic check of the referent on every use.
+    private let lane: FastLaneHandler
     /// Set once bytes not cut at a request boundary went to the decoder: from then on it reads all.
     private var passthrough = false
     /// Whether this read cycle handed anything on (only then does the rest of the pipeline have
