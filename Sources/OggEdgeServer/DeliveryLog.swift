@@ -18,6 +18,10 @@ import Synchronization
 public final class DeliveryLog: Service, Sendable {
     private struct State {
         var pending: [UInt8] = []
+        /// The buffer the writer gave back after its last write, emptied with its capacity kept:
+        /// the next batch fills memory already mapped instead of fresh pages (a first touch of a
+        /// page is a fault, taken on the event loop that appends the line).
+        var spare: [UInt8] = []
         var dropped: UInt64 = 0
         var written: UInt64 = 0
         var reopenRequested = false
@@ -109,14 +113,17 @@ public final class DeliveryLog: Service, Sendable {
         flush()
     }
 
+    /// Largest buffer kept for reuse between batches.
+    static let spareLimit = 4 << 20
+
     /// Writes everything pending now.
     public func flush() {
         guard let path else { return }
         assertOffEventLoop()
-        let (batch, reopen) = state.withLock { s -> ([UInt8], Bool) in
-            let b = s.pending
-            s.pending = []
-            s.pending.reserveCapacity(b.count)
+        var (batch, reopen) = state.withLock { s -> ([UInt8], Bool) in
+            var b = s.spare
+            swap(&b, &s.pending)
+            s.spare = []
             let r = s.reopenRequested
             s.reopenRequested = false
             return (b, r)
@@ -148,6 +155,10 @@ public final class DeliveryLog: Service, Sendable {
                 }
             }
         }
+        // Hand the buffer back for the next batch (unless a stall grew it past a few batches).
+        guard batch.capacity <= Self.spareLimit else { return }
+        batch.removeAll(keepingCapacity: true)
+        state.withLock { $0.spare = batch }
     }
 
     static func openFile(_ path: String) throws -> Int32 {
