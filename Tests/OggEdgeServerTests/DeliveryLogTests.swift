@@ -301,4 +301,37 @@ import Testing
             #expect(current <= 2000)
         }
     }
+
+    /// Batches larger than one write slice, and the buffer the writer hands back between them:
+    /// every line lands once, whole and in order.
+    @Test func largeBatchesLandWholeAndInOrderAcrossReusedBuffers() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-log-\(UInt64.random(in: 0...UInt64.max))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("delivery.jsonl").path
+        let log = try DeliveryLog(path: path, logger: testLogger)
+        var stamps = RFC3339.SecondCache()
+        let perBatch = 3000  // about 1.2 MB: nine write slices
+        for batch in 0..<3 {
+            for i in 0..<perBatch {
+                let record = DeliveryRecord(
+                    timestampMs: 1_764_090_456_789 + Int64(i), requestId: "r-\(batch * perBatch + i)", clientIP: "127.0.0.1",
+                    method: "GET", path: "/tracks/demo_160kbps.ogg", track: "demo", kbps: 160, status: 206,
+                    range: "bytes=\(i)-\(i + 4095)", rangeStart: Int64(i), rangeEnd: Int64(i + 4095), contentLength: 4096,
+                    bytesSent: 4096, ttfbMicros: 100, durationMicros: 200, cache: .hit
+                )
+                log.submit(record, stamps: &stamps)
+            }
+            log.flush()
+        }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 3 * perBatch + 1)  // the last line ends in a newline
+        #expect(lines.last == "")
+        for (n, line) in lines.dropLast().enumerated() {
+            guard line.hasPrefix("{\"ts\":"), line.hasSuffix("}"), line.contains("\"req_id\":\"r-\(n)\"") else {
+                Issue.record("line \(n) is not record \(n): \(line.prefix(120))")
+                return
+            }
+        }
+    }
 }
