@@ -221,15 +221,16 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let shared = lane.shared
         let answer = sent.answer
         let end = MonotonicClock.nanos()
-        let firstByte = sent.firstByte ?? end
+        // A write that failed put no byte of this answer in the socket: no first byte to time.
+        let firstByte = sent.firstByte ?? (ok ? end : nil)
         let record = DeliveryRecord(
             timestampMs: sent.wallMs, requestId: shared.ids.id(for: sent.sequence), clientIP: clientIP,
             method: sent.isHead ? "HEAD" : "GET", path: answer.handle.path,
             track: answer.handle.track.trackId, kbps: answer.handle.track.kbps, uid: answer.uid, status: answer.status,
             range: answer.rangeHeader, rangeStart: answer.rangeStart, rangeEnd: answer.rangeEnd, contentLength: answer.contentLength,
             bytesSent: bytesSent,
-            ttfbMicros: answer.bodyBytes > 0 ? Int64((firstByte &- sent.arrival) / 1000) : nil,
-            playbackStartMicros: answer.startsPlayback ? Int64((firstByte &- sent.arrival) / 1000) : nil,
+            ttfbMicros: answer.bodyBytes > 0 ? firstByte.map { Int64(($0 &- sent.arrival) / 1000) } : nil,
+            playbackStartMicros: answer.startsPlayback ? firstByte.map { Int64(($0 &- sent.arrival) / 1000) } : nil,
             durationMicros: Int64((end &- sent.arrival) / 1000),
             cache: ok ? .hit : .error, auth: "ok", aborted: !ok
         )
