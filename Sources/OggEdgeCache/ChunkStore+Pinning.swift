@@ -45,10 +45,22 @@ extension ChunkStore {
             return nil
         }
         let count = Int(last - first) + 1
+        // One pass under the lock before reading, as in `withRange` (in windows of 64 chunks):
+        // which chunks are already verified, and marked used.
         var trusted = [Bool](repeating: false, count: count)
+        var unknown = [Bool](repeating: false, count: count)
         book.recency.withLock { r in
-            for i in 0..<count where r.isVerified(ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i))) {
-                trusted[i] = true
+            var base = 0
+            while base < count {
+                let window = min(64, count - base)
+                let (verified, missing) = r.touchRead(count: window) {
+                    ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(base + $0))
+                }
+                for i in 0..<window {
+                    trusted[base + i] = verified & (1 << UInt64(i)) != 0
+                    unknown[base + i] = missing & (1 << UInt64(i)) != 0
+                }
+                base += window
             }
         }
         var segments: [PinnedRange.Segment] = []
@@ -96,9 +108,12 @@ extension ChunkStore {
             pinned.wrappingSubtract(1, ordering: .relaxed)
             return nil
         }
-        book.recency.withLock { r in
-            for i in 0..<count {
-                r.touch(ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i)), verified: !trusted[i], read: true)
+        // Chunks checked for the first time (or written a moment ago and not yet in the index).
+        if trusted.contains(false) {
+            book.recency.withLock { r in
+                for i in 0..<count where !trusted[i] {
+                    r.touch(ChunkID(rendition: rendition, generation: generation, index: UInt32(first) + UInt32(i)), verified: true, read: unknown[i])
+                }
             }
         }
         return PinnedRange(segments: segments, transaction: ParkedTransaction(txn: txn))
