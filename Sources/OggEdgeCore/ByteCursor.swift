@@ -44,23 +44,21 @@ public struct ByteCursor {
         bytes.withUnsafeBytes { raw($0) }
     }
 
-    /// `value` in decimal (at most 20 bytes), digits written from the end of their span.
+    /// `value` in decimal (at most 20 bytes).
     public mutating func decimal(_ value: UInt64) {
-        var digits = 1
+        var width = 1
         var rest = value / 10
-        while rest > 0 { digits += 1; rest /= 10 }
-        var v = value
-        var i = count + digits
-        while i > count {
-            i -= 1
-            base[i] = UInt8(truncatingIfNeeded: v % 10) &+ 48
-            v /= 10
-        }
-        count += digits
+        while rest > 0 { width += 1; rest /= 10 }
+        digits(value, width: width)
     }
 
     /// `value` in exactly `width` decimal digits (0 ≤ value < 10^width).
     public mutating func padded(_ value: Int64, width: Int) {
+        digits(UInt64(truncatingIfNeeded: value), width: width)
+    }
+
+    /// The last `width` decimal digits of `value`, written from the end of their span.
+    private mutating func digits(_ value: UInt64, width: Int) {
         var v = value
         var i = count + width
         while i > count {
