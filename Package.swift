@@ -37,6 +37,8 @@ let package = Package(
         .systemLibrary(name: "CVorbis", pkgConfig: "vorbisenc", providers: [.apt(["libvorbis-dev", "libogg-dev"])]),
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // POSIX calls Glibc's Swift module does not expose (`preadv2` with `RWF_NOWAIT`).
+        .target(name: "CPosix"),
 
         // Pure logic: signing, ranges, conditionals, Ogg pages, log records. No I/O.
         .target(
@@ -76,6 +78,7 @@ let package = Package(
         .target(
             name: "OggEdgeDelivery",
             dependencies: [
+                "CPosix",
                 "OggEdgeCore",
                 "OggEdgeCache",
                 "OggEdgeTranscoder",

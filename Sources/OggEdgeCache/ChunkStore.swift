@@ -246,6 +246,25 @@ public final class ChunkStore: Sendable {
         return true
     }
 
+    /// Which of `count` (at most 64) consecutive chunks of one rendition version, from `first`,
+    /// the cache holds: bit `i` for chunk `first + i`. One read transaction; no CRC check and
+    /// nothing marked used (a look before a fill, not a read).
+    public func presence(rendition: String, generation: UInt32, first: Int, count: Int) -> UInt64 {
+        guard count > 0, count <= 64, first >= 0, first + count - 1 <= Int(UInt32.max) else { return 0 }
+        return (try? env.read { txn -> UInt64 in
+            ChunkID.withKey(rendition: rendition, generation: generation) { key, setIndex in
+                var mask: UInt64 = 0
+                for i in 0..<count {
+                    setIndex(UInt32(first + i))
+                    var mk = MDB_val(mv_size: key.count, mv_data: key.baseAddress)
+                    var mv = MDB_val()
+                    if mdb_get(txn.txn, env.chunks, &mk, &mv) == 0 { mask |= 1 << UInt64(i) }
+                }
+                return mask
+            }
+        }) ?? 0
+    }
+
     /// Queues `meta` for `rendition` (committed before any chunk queued after it).
     public func putMeta(_ meta: RenditionMeta, for rendition: String) {
         book.pendingMeta.withLock { pending in

@@ -124,6 +124,8 @@ final class FastLane {
         var bodyBytes: Int64
         /// True when the body starts at 0 and covers the first audio page.
         var startsPlayback: Bool
+        /// `HIT`, or `MISS` when chunks of the body were read from the rendition's file.
+        var cache: CacheResult
     }
 
     /// The answer to a `GET` (or `HEAD`) of `target` already screened as a candidate (by
@@ -174,19 +176,14 @@ final class FastLane {
         let bodyLength = body?.length ?? 0
         let sendsBody = !isHead && status != 304
         var file: FileBody?
+        var cache = CacheResult.hit
         if sendsBody, let body, let threshold = shared.originSendfileThreshold, bodyLength >= Int64(threshold),
            let origin = handle.originFile, origin.isUnchanged {
-            // A hit means the cache holds the range (a partly cached rendition is a MISS for the
-            // rest, filled by the general path); the bytes then leave from the same version's file.
-            let size = Int64(meta.chunkSize)
-            var from = body.start
-            while from <= body.end {  // `withRange` looks at most 64 chunks at a time
-                let to = min(body.end, (from / size + 64) * size - 1)
-                guard shared.store.withRange(
-                    rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: from, end: to, { _ in }
-                ) else { return nil }
-                from = to + 1
-            }
+            // A hit means the cache holds the range; a range it does not hold (wholly) is a MISS,
+            // whose missing chunks are read now and handed to the fill session. Either way the
+            // bytes leave from the same version's file.
+            guard let cached = cachedOrOffered(handle, body, origin: origin) else { return nil }
+            if !cached { cache = .miss }
             file = FileBody(file: origin, segments: FileBody.segments(of: body), pinned: nil)
         } else if sendsBody, let body, let threshold = shared.sendfileThreshold, bodyLength >= Int64(threshold),
                   let dataFile = shared.dataFile,
@@ -198,22 +195,82 @@ final class FastLane {
         guard file != nil || !sendsBody || bodyLength <= Int64(shared.bodyLimit) else { return nil }
 
         let dateLine = date.line(at: nowSeconds)
-        let copiesBody = sendsBody && file == nil
+        var copiesBody = sendsBody && file == nil
         out.clear(minimumCapacity: 320 + handle.commonLines.count + (copiesBody ? Int(bodyLength) : 0))
         // One exclusive access to `out` for the whole response (each `out.write…` on the
         // property would be a dynamic exclusivity check of its own).
-        guard Self.render(
+        if !Self.render(
             into: &out, status: status, dateLine: dateLine, handle: handle, body: body, bodyLength: bodyLength,
             copiesBody: copiesBody, store: shared.store
-        ) else { return nil }  // a chunk left the cache: the general path refills it
+        ) {
+            // A chunk is not in the cache: a MISS, answered from the rendition's own file when
+            // it is one (the chunks read now go to the fill session), else the general way.
+            guard let body, let origin = originForMiss(handle), origin.isUnchanged,
+                  cachedOrOffered(handle, body, origin: origin) == false else { return nil }
+            cache = .miss
+            file = FileBody(file: origin, segments: FileBody.segments(of: body), pinned: nil)
+            copiesBody = false
+            out.clear()
+            _ = Self.render(
+                into: &out, status: status, dateLine: dateLine, handle: handle, body: body, bodyLength: bodyLength,
+                copiesBody: false, store: shared.store
+            )
+        }
         var startsPlayback = false
         if sendsBody, let body, let offset = meta.playbackOffset, body.start == 0, body.end + 1 >= offset { startsPlayback = true }
         return (out, file, Answer(
             handle: handle, status: status, uid: grant.uid, rangeHeader: request.range,
             rangeStart: body?.start, rangeEnd: body?.end,
             contentLength: status == 304 ? nil : bodyLength, bodyBytes: sendsBody ? bodyLength : 0,
-            startsPlayback: startsPlayback
+            startsPlayback: startsPlayback, cache: cache
         ))
+    }
+
+    /// The file to answer a miss of `handle` from: the one its handle keeps open, else (past
+    /// ``maxOriginFiles``) the rendition's file opened for this answer and checked to be the
+    /// version the handle was made from; nil for renditions that are not files.
+    private func originForMiss(_ handle: RenditionHandle) -> DataFile? {
+        if let open = handle.originFile { return open }
+        guard let origin = handle.origin else { return nil }
+        return DataFile(path: origin.path, identity: origin.identity)
+    }
+
+    /// Most chunks one fast answer reads from a rendition's file for the cache (512 KiB): a
+    /// larger miss streams on the general path, off the event loop.
+    static let maxChunksFilled = 8
+
+    /// Whether the cache holds every chunk of `body` (true: a hit). If not, the missing chunks
+    /// are read from `origin`, the rendition's file, page cache only, and handed to the
+    /// rendition's fill session, which lends and commits them as it does a reader's load (false:
+    /// a miss, and the bytes are the file's). Nil when the lane cannot answer it: a chunk not in
+    /// the page cache (reading it would block the loop), more than ``maxChunksFilled`` missing,
+    /// a corrupt chunk, or the file changed.
+    private func cachedOrOffered(_ handle: RenditionHandle, _ body: ByteRange, origin: DataFile) -> Bool? {
+        let meta = handle.meta
+        let size = Int64(meta.chunkSize)
+        var missing: [Int] = []
+        var from = body.start
+        while from <= body.end {  // `withRange` and `presence` look at most 64 chunks at a time
+            let to = min(body.end, (from / size + 64) * size - 1)
+            if !shared.store.withRange(
+                rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: from, end: to, { _ in }
+            ) {
+                let first = Int(from / size)
+                let count = Int(to / size) - first + 1
+                let held = shared.store.presence(rendition: handle.key, generation: meta.generation, first: first, count: count)
+                let before = missing.count
+                for i in 0..<count where held & (1 << UInt64(i)) == 0 { missing.append(first + i) }
+                // Every chunk there, yet not readable: a corrupt one (its deletion is queued).
+                guard missing.count > before, missing.count <= Self.maxChunksFilled else { return nil }
+            }
+            from = to + 1
+        }
+        if missing.isEmpty { return true }
+        guard let identity = origin.identity else { return nil }
+        let offered = (try? origin.handle.withUnsafeFileDescriptor { fd in
+            (try? handle.session.offerResident(missing, from: fd, identity: identity)) != nil
+        }) ?? false
+        return offered ? false : nil
     }
 
     /// Writes a response head (and the body, when `copiesBody`, from the chunk cache) into
@@ -286,9 +343,10 @@ final class FastLane {
         }
         let handle = RenditionHandle(path: String(path), track: track, session: session, meta: meta)
         handle.lease = lease
-        if shared.originSendfileThreshold != nil, originFilesOpen < Self.maxOriginFiles, meta.kind == .file,
+        if shared.originSendfileThreshold != nil, meta.kind == .file,
            let origin = shared.directory.fileOrigin(track.renditionKey), meta.source == origin.identity.source {
-            handle.originFile = DataFile(path: origin.path, identity: origin.identity)
+            handle.origin = origin
+            if originFilesOpen < Self.maxOriginFiles { handle.originFile = DataFile(path: origin.path, identity: origin.identity) }
         }
         if handles.updateValue(handle, forKey: Substring(handle.path))?.originFile != nil { originFilesOpen -= 1 }
         if handle.originFile != nil { originFilesOpen += 1 }

@@ -232,9 +232,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             ttfbMicros: answer.bodyBytes > 0 ? firstByte.map { Int64(($0 &- sent.arrival) / 1000) } : nil,
             playbackStartMicros: answer.startsPlayback ? firstByte.map { Int64(($0 &- sent.arrival) / 1000) } : nil,
             durationMicros: Int64((end &- sent.arrival) / 1000),
-            cache: ok ? .hit : .error, auth: "ok", aborted: !ok
+            cache: ok ? answer.cache : .error, auth: "ok", aborted: !ok
         )
-        shared.counters.count(ok ? .hit : .error)
+        shared.counters.count(ok ? answer.cache : .error)
         shared.metrics.record(record)
         if !shared.unlogged.holdIfPending(answer.handle.key, record) {
             shared.log.submit(record, stamps: &lane.logStamps, scratch: lane.logLine)

@@ -24,6 +24,9 @@ final class RenditionHandle {
     /// The rendition's own file (renditions that are files in `tracks/`), opened once and checked
     /// to be the version `meta` was made from: large bodies are sent from it with `sendfile`.
     var originFile: DataFile?
+    /// Where that file is and the version it must be (renditions that are files in `tracks/`),
+    /// to open it for one answer when the loop keeps too many files open already.
+    var origin: (path: String, identity: FileIdentity)?
     /// How long the directory's "complete and fresh" for this version holds without asking again.
     var lease: RenditionDirectory.Lease?
 

@@ -1,0 +1,10 @@
+#ifndef OGGEDGE_CPOSIX_H
+#define OGGEDGE_CPOSIX_H
+#include <sys/types.h>
+
+/// Reads up to `count` bytes at `offset` only if they are already in the page cache
+/// (`preadv2` with `RWF_NOWAIT`): -1 with `errno` `EAGAIN` when reading would wait for the disk,
+/// `EOPNOTSUPP`/`ENOSYS` where the kernel or file system cannot tell.
+ssize_t oggedge_pread_resident(int fd, void *buffer, size_t count, off_t offset);
+
+#endif

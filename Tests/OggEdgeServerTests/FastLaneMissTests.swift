@@ -1,0 +1,87 @@
+import Foundation
+import OggEdgeCache
+#if canImport(Glibc)
+import Glibc
+#endif
+import OggEdgeServer
+import Testing
+
+/// Misses of a rendition that is a file in `tracks/`: the fast lane answers them from the file
+/// on the loop when its pages are in memory (the chunks it read go to the fill session, as a
+/// general-path reader's load would). That it never waits for a disk is held by
+/// `ResidentFillTests` (OggEdgeDeliveryTests).
+@Suite struct FastLaneMissTests {
+    /// A 0.8 MB rendition (13 chunks), made before the media is copied.
+    static func mediaWithBigTracks() throws -> (media: String, name: String) {
+        let name = TestMedia.bigTracks[0]
+        return (try CacheTests.mediaCopy(), name)
+    }
+
+    static func committed(_ server: TestServer) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            guard let store = server.server.store else { return done.resume() }
+            store.afterQueuedWrites { done.resume() }
+        }
+    }
+
+    @Test func aMissIsAnsweredFromTheFileByteExactAndFillsTheCache() async throws {
+        let (media, name) = try Self.mediaWithBigTracks()
+        defer { try? FileManager.default.removeItem(atPath: media) }
+        try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 3_600_000 }) { server in
+            let target = server.sign("/tracks/" + name)
+            // Read whole first: its pages are in the page cache, as a played catalogue's are.
+            let body = Array(try Data(contentsOf: URL(fileURLWithPath: media + "/tracks/" + name)))
+            #expect(body.count > 300_000)
+            // The general path learns the rendition (and caches chunk 0 only).
+            #expect(try await server.fetch(target, headers: [("Range", "bytes=0-99")]).status == 206)
+            await Self.committed(server)
+            let before = server.server.fastLaneResponses
+            // Chunk 2 (a small body, normally copied from the cache), then chunks 3 and 4 (a body
+            // sent with `sendfile`): neither is cached.
+            let small = try await server.fetch(target, headers: [("Range", "bytes=140000-140999")])
+            let large = try await server.fetch(target, headers: [("Range", "bytes=200000-299999")])
+            #expect(small.status == 206 && small.body == Array(body[140000...140999]))
+            #expect(small.header("Content-Range") == "bytes 140000-140999/\(body.count)")
+            #expect(large.status == 206 && large.body == Array(body[200000...299999]))
+            #expect(server.server.fastLaneResponses - before == 2, "both misses answered by the fast lane")
+            await Self.committed(server)
+            // What they read is in the cache now: chunks 2-4 whole are a hit.
+            let again = try await server.fetch(target, headers: [("Range", "bytes=140000-299999")])
+            #expect(again.status == 206 && again.body == Array(body[140000...299999]))
+            #expect(server.server.fastLaneResponses - before == 3)
+            #expect(try await CacheTests.cacheField(server) == ["MISS", "MISS", "MISS", "HIT"])
+            let records = try await server.deliveryRecords().filter { $0["track"] is String }
+            #expect(records.map { $0["bytes_sent"] as? Int } == [100, 1000, 100_000, 160_000])
+        }
+    }
+
+    /// A file rewritten in place after its rendition was learnt: a miss is not answered from the
+    /// new bytes under the old headers, by either path.
+    @Test func aMissOfAFileRewrittenInPlaceIsNotAnsweredFromTheNewBytes() async throws {
+        let (media, name) = try Self.mediaWithBigTracks()
+        defer { try? FileManager.default.removeItem(atPath: media) }
+        try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 3_600_000 }) { server in
+            let path = media + "/tracks/" + name
+            let target = server.sign("/tracks/" + name)
+            let first = try await server.fetch(target, headers: [("Range", "bytes=0-99")])
+            #expect(first.status == 206)
+            await Self.committed(server)
+            let other = TestMedia.bytes(TestMedia.bigTracks[1])
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            try handle.truncate(atOffset: 0)
+            try handle.write(contentsOf: Data(other))
+            try handle.close()
+            let before = server.server.fastLaneResponses
+            // The general path fails such a response loudly (its connection closed) while the
+            // directory still names the old version; the lane must not answer it at all.
+            let r = try? await server.fetch(target, headers: [("Range", "bytes=200000-200999")])
+            #expect(server.server.fastLaneResponses == before, "the lane does not answer from a changed file")
+            #expect(r?.status != 500)
+            // The new bytes only ever under the new version's validator.
+            if let r, r.status == 206 {
+                #expect(r.header("ETag") != first.header("ETag"))
+                #expect(r.body == Array(other[200000...200999]))
+            }
+        }
+    }
+}
