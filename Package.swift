@@ -37,7 +37,8 @@ let package = Package(
         .systemLibrary(name: "CVorbis", pkgConfig: "vorbisenc", providers: [.apt(["libvorbis-dev", "libogg-dev"])]),
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
-        // POSIX calls Glibc's Swift module does not expose (`preadv2` with `RWF_NOWAIT`).
+        // POSIX calls Glibc's Swift module does not expose (`preadv2` with `RWF_NOWAIT`, thread
+        // scheduling policy and name).
         .target(name: "CPosix"),
 
         // Pure logic: signing, ranges, conditionals, Ogg pages, log records. No I/O.
@@ -49,7 +50,7 @@ let package = Package(
         // The LMDB chunk cache: chunks, metadata, one batching writer, LRU eviction.
         .target(
             name: "OggEdgeCache",
-            dependencies: ["CLMDB", "CZlib"],
+            dependencies: ["CLMDB", "CPosix", "CZlib"],
             swiftSettings: swiftSettings
         ),
         // On-demand transcoding with libvorbis: WAV or Ogg Vorbis in, Ogg Vorbis pages out.

@@ -273,6 +273,17 @@ public final class ChunkStore: Sendable {
         }
     }
 
+    /// Chunk bytes queued for the writer and not yet applied.
+    public var writeBacklog: Int { writer.backlog.load(ordering: .relaxed) }
+
+    /// Most chunk bytes that may wait for the writer before fills that can be skipped (a miss
+    /// answered from a file anyway) are: the writer is behind, and memory holds what it waits for.
+    public var writeBacklogLimit: Int { max(4 << 20, 16 * chunkSize) }
+
+    /// True when the writer is behind by more than ``writeBacklogLimit``: a fill that is not
+    /// needed to answer a request should not be queued now.
+    public var isWriteBacklogged: Bool { writeBacklog > writeBacklogLimit }
+
     /// Queues a chunk; `committed` runs on the writer thread once it is stored (`true`) or
     /// dropped (`false`: the cache is full, or the chunk's generation is no longer current).
     public func putChunk(_ id: ChunkID, bytes: [UInt8], committed: (@Sendable (Bool) -> Void)? = nil) {

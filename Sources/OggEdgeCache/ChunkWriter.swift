@@ -1,4 +1,5 @@
 import CLMDB
+import CPosix
 import Dispatch
 import Foundation
 import Synchronization
@@ -34,6 +35,8 @@ final class ChunkWriter: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let generation: Mutex<UInt32>
     static let generationKey: [UInt8] = [0, 0x67] // sorts before every rendition key
+    /// Linux's `SCHED_BATCH` policy, the writer thread's.
+    static let schedBatch = oggedge_sched_batch_policy()
     /// Most operations per transaction.
     let maxBatch = 256
     /// Bytes of LMDB pages one stored chunk takes (its overflow pages).
@@ -79,14 +82,17 @@ final class ChunkWriter: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in self.loop() }
-        thread.name = "oggedge-cache-writer"
         thread.start()
     }
+
+    /// Chunk bytes queued and not yet applied.
+    let backlog = Atomic<Int>(0)
 
     func enqueue(_ op: WriteOp) {
         let accepted = queue.withLock { q -> Bool in
             guard !q.stopping else { return false }
             q.ops.append(op)
+            if case .putChunk(_, let bytes, _) = op { backlog.wrappingAdd(bytes.count, ordering: .relaxed) }
             return true
         }
         if accepted { wake.signal() } else { Self.complete([op], stored: []) }
@@ -103,6 +109,14 @@ final class ChunkWriter: @unchecked Sendable {
     }
 
     private func loop() {
+        // Batch scheduling: a wake-up of the writer does not preempt the thread that queued the
+        // write (on a busy core, an event loop answering requests). The writer then runs when
+        // the loop waits or its time slice ends, and finds many writes to commit at once,
+        // instead of a switch to it and back, and a commit, per chunk. (Failing to set it is
+        // harmless: writes are then applied as before.)
+        _ = oggedge_thread_batch_schedule()
+        // Named for `top -H` and `/proc` (a name given to `Thread` before it starts is not applied).
+        _ = oggedge_thread_name("oggedge-cache-w")
         while true {
             wake.wait()
             while true {
@@ -121,7 +135,13 @@ final class ChunkWriter: @unchecked Sendable {
                     q.ops.removeFirst(n)
                     return (b, q.stopping && q.ops.isEmpty)
                 }
-                if !batch.isEmpty { apply(batch) }
+                if !batch.isEmpty {
+                    apply(batch)
+                    let applied = batch.reduce(0) { sum, op in
+                        if case .putChunk(_, let bytes, _) = op { return sum + bytes.count } else { return sum }
+                    }
+                    backlog.wrappingSubtract(applied, ordering: .relaxed)
+                }
                 if stopping {
                     done.signal()
                     return
@@ -214,12 +234,14 @@ final class ChunkWriter: @unchecked Sendable {
                 case .putChunk(let id, let bytes, _):
                     // Only chunks of the rendition's current version are stored.
                     guard chunks, try currentGeneration(id.rendition) == id.generation else { continue }
-                    var value = [UInt8](repeating: 0, count: 4 + bytes.count)
-                    let crc = bytes.withUnsafeBytes { ChunkStore.crc($0) }
-                    value[0] = UInt8(crc & 0xff); value[1] = UInt8(crc >> 8 & 0xff)
-                    value[2] = UInt8(crc >> 16 & 0xff); value[3] = UInt8(crc >> 24)
-                    value.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: 4).copyMemory(from: bytes, byteCount: bytes.count) }
-                    try value.withUnsafeBytes { try txn.put(env.chunks, key: id.key, value: $0) }
+                    // The value (CRC, little-endian, then the bytes) is written straight into
+                    // the page LMDB reserves for it.
+                    try txn.reserve(env.chunks, key: id.key, count: 4 + bytes.count) { value in
+                        bytes.withUnsafeBytes { payload in
+                            value.storeBytes(of: ChunkStore.crc(payload).littleEndian, as: UInt32.self)
+                            if let base = payload.baseAddress { (value.baseAddress! + 4).copyMemory(from: base, byteCount: payload.count) }
+                        }
+                    }
                     stored.insert(id)
                     book.recency.withLock { $0.touch(id, verified: true) }
                 case .deleteChunk(let id):
@@ -318,42 +340,49 @@ final class ChunkWriter: @unchecked Sendable {
     private func evict(_ txn: WriteTransaction, bytes: Int) throws -> Eviction {
         guard bytes > 0 else { return Eviction() }
         var result = Eviction()
-        let order = book.recency.withLock { $0.evictionOrder() }
         var freed = 0
+        // The first few of the order usually suffice (a commit frees a handful of chunks); the
+        // whole order only if those were skipped (encodes under way) or already gone.
+        let expected = 2 * (bytes / chunkPages + 1) + 16
+        var visited = Set<ChunkID>()
         var lengths: [String: Int] = [:]
         var kinds: [String: (OriginKind, Bool)?] = [:]
         func meta(_ rendition: String) -> RenditionMeta? {
             (try? txn.get(env.meta, key: Array(rendition.utf8)) { RenditionMeta.decode($0) }) ?? nil
         }
-        for id in order {
-            if freed >= bytes { break }
-            if kinds[id.rendition] == nil {
-                let m = meta(id.rendition)
-                kinds[id.rendition] = .some(m.map { ($0.kind, $0.isComplete) })
-                lengths[id.rendition] = m.map { Int($0.length) } ?? 0
+        for limit in [expected, Int.max] {
+            let order = book.recency.withLock { $0.evictionOrder(first: limit) }
+            for id in order where visited.insert(id).inserted {
+                if freed >= bytes { break }
+                if kinds[id.rendition] == nil {
+                    let m = meta(id.rendition)
+                    kinds[id.rendition] = .some(m.map { ($0.kind, $0.isComplete) })
+                    lengths[id.rendition] = m.map { Int($0.length) } ?? 0
+                }
+                // A transcoded rendition cannot refill one lost chunk (an encoder produces bytes in
+                // order only), so it leaves the cache whole: metadata and every chunk. One still
+                // being written is left alone (its session holds it).
+                if case .some(.some((.transcode, let complete))) = kinds[id.rendition] {
+                    guard complete else { continue }
+                    _ = try txn.delete(env.meta, key: Array(id.rendition.utf8))
+                    let n = try txn.deletePrefix(env.chunks, prefix: ChunkID.prefix(id.rendition))
+                    result.chunks += n
+                    freed += n * chunkPages
+                    kinds[id.rendition] = .some(nil)
+                    result.droppedWhole.append(id.rendition)
+                    continue
+                }
+                if try txn.delete(env.chunks, key: id.key) {
+                    result.chunks += 1
+                    result.removed.append(id)
+                    let length = lengths[id.rendition] ?? 0
+                    let chunkBytes = length > 0 ? min(book.chunkSize, length - Int(id.index) * book.chunkSize) : book.chunkSize
+                    freed += pages(max(0, chunkBytes))
+                } else {
+                    result.removed.append(id)
+                }
             }
-            // A transcoded rendition cannot refill one lost chunk (an encoder produces bytes in
-            // order only), so it leaves the cache whole: metadata and every chunk. One still
-            // being written is left alone (its session holds it).
-            if case .some(.some((.transcode, let complete))) = kinds[id.rendition] {
-                guard complete else { continue }
-                _ = try txn.delete(env.meta, key: Array(id.rendition.utf8))
-                let n = try txn.deletePrefix(env.chunks, prefix: ChunkID.prefix(id.rendition))
-                result.chunks += n
-                freed += n * chunkPages
-                kinds[id.rendition] = .some(nil)
-                result.droppedWhole.append(id.rendition)
-                continue
-            }
-            if try txn.delete(env.chunks, key: id.key) {
-                result.chunks += 1
-                result.removed.append(id)
-                let length = lengths[id.rendition] ?? 0
-                let chunkBytes = length > 0 ? min(book.chunkSize, length - Int(id.index) * book.chunkSize) : book.chunkSize
-                freed += pages(max(0, chunkBytes))
-            } else {
-                result.removed.append(id)
-            }
+            if freed >= bytes || order.count < limit { break }
         }
         return result
     }

@@ -229,6 +229,18 @@ struct WriteTransaction: LMDBTransaction {
         try LMDBError.check(rc, "mdb_put")
     }
 
+    /// Stores `count` bytes under `key` that `fill` writes in place, in the page LMDB reserved
+    /// for them (`MDB_RESERVE`): no value buffer of the caller's, no copy into the page.
+    func reserve(_ dbi: MDB_dbi, key: [UInt8], count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) throws(LMDBError) {
+        var mv = MDB_val(mv_size: count, mv_data: nil)
+        let rc = key.withUnsafeBytes { k -> Int32 in
+            var mk = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            return mdb_put(txn, dbi, &mk, &mv, UInt32(MDB_RESERVE))
+        }
+        try LMDBError.check(rc, "mdb_put reserve")
+        fill(UnsafeMutableRawBufferPointer(start: mv.mv_data, count: count))
+    }
+
     /// Deletes `key`; true if it existed.
     @discardableResult
     func delete(_ dbi: MDB_dbi, key: [UInt8]) throws(LMDBError) -> Bool {

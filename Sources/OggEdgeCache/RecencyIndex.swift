@@ -105,24 +105,50 @@ struct RecencyIndex {
     /// the probation segment, then the protected one, fewest plays then least recently used
     /// first in each. The protected segment is first brought back to its limit (its least used
     /// go to probation).
-    mutating func evictionOrder() -> [ChunkID] {
-        func before(_ a: (key: ChunkID, value: Entry), _ b: (key: ChunkID, value: Entry)) -> Bool {
-            if a.value.plays != b.value.plays { return a.value.plays < b.value.plays }
-            return a.value.tick < b.value.tick
-        }
+    ///
+    /// - Parameter count: how many the caller expects to take: only the first `count` of the
+    ///   order are picked out (one pass, no sort of every entry); fewer come back only when the
+    ///   index holds fewer. The writer evicts a few chunks per commit out of thousands.
+    mutating func evictionOrder(first count: Int = .max) -> [ChunkID] {
         var excess = protectedCount - protectedLimit
         if excess > 0 {
-            for (id, _) in entries.filter({ $0.value.protected }).sorted(by: before) where excess > 0 {
+            for id in Self.smallest(excess, of: entries, where: { $0.protected }) {
                 entries[id]?.protected = false
                 protectedCount -= 1
                 excess -= 1
             }
         }
-        let sorted = entries.sorted(by: before)
-        var order: [ChunkID] = []
-        order.reserveCapacity(sorted.count)
-        for (id, entry) in sorted where !entry.protected { order.append(id) }
-        for (id, entry) in sorted where entry.protected { order.append(id) }
+        var order = Self.smallest(count, of: entries, where: { !$0.protected })
+        if order.count < count {
+            order += Self.smallest(count - order.count, of: entries, where: { $0.protected })
+        }
         return order
+    }
+
+    /// Whether `a` goes before `b` within a segment: fewer plays, then less recently used.
+    private static func before(_ a: Entry, _ b: Entry) -> Bool {
+        if a.plays != b.plays { return a.plays < b.plays }
+        return a.tick < b.tick
+    }
+
+    /// The `count` entries matching `filter` that go first, in order. Ticks are unique, so the
+    /// order is total and the result does not depend on the dictionary's order.
+    private static func smallest(_ count: Int, of entries: [ChunkID: Entry], where filter: (Entry) -> Bool) -> [ChunkID] {
+        guard count > 0 else { return [] }
+        if count >= entries.count / 4 {
+            // Most of the index: a sort is as cheap.
+            return entries.filter { filter($0.value) }.sorted { before($0.value, $1.value) }.prefix(count).map(\.key)
+        }
+        // A bounded list kept in order; an entry is inserted only if it goes before the last.
+        var picked: [(id: ChunkID, entry: Entry)] = []
+        picked.reserveCapacity(count + 1)
+        for (id, entry) in entries where filter(entry) {
+            if picked.count == count, let last = picked.last, !before(entry, last.entry) { continue }
+            var i = picked.count
+            while i > 0 && before(entry, picked[i - 1].entry) { i -= 1 }
+            picked.insert((id, entry), at: i)
+            if picked.count > count { picked.removeLast() }
+        }
+        return picked.map(\.id)
     }
 }

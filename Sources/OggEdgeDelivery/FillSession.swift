@@ -95,6 +95,12 @@ package final class FillSession: Sendable {
         return result
     }
 
+    /// Of `indexes`, the random-access chunks that no reader is loading and the session does not
+    /// hold (a chunk held is on its way to the cache).
+    package func notPending(_ indexes: [Int]) -> [Int] {
+        state.withLock { s in indexes.filter { !s.fill.isPending($0) } }
+    }
+
     /// The producer finished: `meta` is the complete record (length, validators, duration).
     package func complete(meta: RenditionMeta) {
         finalMeta.withLock { $0 = meta }

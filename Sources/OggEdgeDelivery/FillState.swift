@@ -263,6 +263,9 @@ package struct FillState: Sendable {
         if case .ready? = slots[index] { slots[index] = nil }
     }
 
+    /// True while random-access chunk `index` is being loaded or held (not yet committed).
+    package func isPending(_ index: Int) -> Bool { slots[index] != nil }
+
     /// Chunks held in memory (tests, metrics).
     package var heldChunks: Int { slots.count }
 }

@@ -23,12 +23,14 @@ extension FillSession {
     /// `RWF_NOWAIT`, so a chunk not wholly in the page cache fails the call (the general path
     /// then loads it on the blocking pool). The file is checked against `identity` after the
     /// reads, so a rewritten file never fills the cache under the old version. All or nothing:
-    /// on any refusal no chunk is offered.
+    /// on any refusal no chunk is offered. A chunk the session already loads or holds (its
+    /// commit still to come) is not read again.
     package func offerResident(_ indexes: [Int], from fd: Int32, identity: FileIdentity) throws(ResidentRefusal) {
         guard let meta, meta.isComplete else { throw .unreadable }
+        let wanted = notPending(indexes)
         var chunks: [(Int, [UInt8])] = []
-        chunks.reserveCapacity(indexes.count)
-        for index in indexes {
+        chunks.reserveCapacity(wanted.count)
+        for index in wanted {
             let count = meta.chunkLength(index)
             guard index >= 0, count > 0 else { throw .unreadable }
             chunks.append((index, try Self.readResident(fd, count: count, offset: Int64(index) * Int64(meta.chunkSize))))

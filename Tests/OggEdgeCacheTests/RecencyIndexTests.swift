@@ -90,4 +90,44 @@ import Testing
         // With 0's removal counted, 1 is the only protected chunk and stays protected.
         #expect(index.isProtected(Self.id(1)))
     }
+
+    /// The first `k` of the order, picked without sorting every entry, are the first `k` of the
+    /// whole order, for indexes of many shapes (plays, recency, a protected segment over its
+    /// limit) and every `k` up to past the index's size.
+    @Test func theFirstKOfTheOrderAreThePrefixOfTheWholeOrder() {
+        var rng = SplitMix(seed: 42)
+        for round in 0..<40 {
+            let n = 1 + Int(rng.next() % 300)
+            var index = RecencyIndex()
+            index.window = rng.next() % 8
+            index.protectedLimit = Int(rng.next() % UInt64(n + 1))
+            for i in 0..<n { index.touch(Self.id(i, round % 2 == 0 ? "a_96kbps" : "b_320kbps")) }
+            for _ in 0..<(n * 4) {
+                let i = Int(rng.next() % UInt64(n))
+                index.touch(Self.id(i, round % 2 == 0 ? "a_96kbps" : "b_320kbps"), read: rng.next() % 3 != 0)
+            }
+            for k in [0, 1, 2, 5, n / 8, n / 4 - 1, n / 2, n - 1, n, n + 10] where k >= 0 {
+                var whole = index
+                var first = index
+                let all = whole.evictionOrder()
+                #expect(all.count == n)
+                #expect(first.evictionOrder(first: k) == Array(all.prefix(k)), "round \(round), n \(n), k \(k)")
+                // Both demoted the same chunks from the protected segment.
+                #expect(first.protectedCount == whole.protectedCount)
+            }
+        }
+    }
+
+    /// A small deterministic generator (the test must not depend on the system's randomness).
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
 }

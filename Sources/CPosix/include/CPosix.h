@@ -7,4 +7,13 @@
 /// `EOPNOTSUPP`/`ENOSYS` where the kernel or file system cannot tell.
 ssize_t oggedge_pread_resident(int fd, void *buffer, size_t count, off_t offset);
 
+/// Linux's `SCHED_BATCH` scheduling policy.
+int oggedge_sched_batch_policy(void);
+
+/// Puts the calling thread under `SCHED_BATCH` (0, or an `errno` value).
+int oggedge_thread_batch_schedule(void);
+
+/// Names the calling thread (at most 15 bytes are kept; 0, or an `errno` value).
+int oggedge_thread_name(const char *name);
+
 #endif

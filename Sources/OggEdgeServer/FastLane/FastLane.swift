@@ -266,6 +266,9 @@ final class FastLane {
             from = to + 1
         }
         if missing.isEmpty { return true }
+        // The cache writer is behind: the answer comes from the file anyway, and the fill waits
+        // for a later miss (memory does not pile up with chunks waiting for the writer).
+        if shared.store.isWriteBacklogged { return false }
         guard let identity = origin.identity else { return nil }
         let offered = (try? origin.handle.withUnsafeFileDescriptor { fd in
             (try? handle.session.offerResident(missing, from: fd, identity: identity)) != nil
