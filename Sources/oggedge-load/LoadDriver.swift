@@ -105,6 +105,9 @@ final class LoadDriver {
         let hostHeader = plan.hostHeader
         ClientBootstrap(group: loop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            // A 64 KiB range and its head in one read (NIO's default reads at most 64 KiB, so
+            // every such response took two reads): the generator must stay cheaper than the servers.
+            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 72 * 1024, maximum: 1 << 20))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture(withResultOf: {
                     try channel.pipeline.syncOperations.addHandler(LoadConnection(driver: bound.value, hostHeader: hostHeader))
