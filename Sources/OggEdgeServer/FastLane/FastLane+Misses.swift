@@ -1,0 +1,58 @@
+import NIOCore
+import OggEdgeCache
+import OggEdgeCore
+import OggEdgeDelivery
+
+/// Misses of renditions that are files in `tracks/`: answered by the lane from the file, the
+/// missing chunks read from the page cache only and handed to the rendition's fill session.
+extension FastLane {
+    /// The file to answer a miss of `handle` from: the one its handle keeps open, else (past
+    /// ``maxOriginFiles``) the rendition's file opened for this answer and checked to be the
+    /// version the handle was made from; nil for renditions that are not files.
+    func originForMiss(_ handle: RenditionHandle) -> DataFile? {
+        if let open = handle.originFile { return open }
+        guard let origin = handle.origin else { return nil }
+        return DataFile(path: origin.path, identity: origin.identity)
+    }
+
+    /// Most chunks one fast answer reads from a rendition's file for the cache (512 KiB): a
+    /// larger miss streams on the general path, off the event loop.
+    static let maxChunksFilled = 8
+
+    /// Whether the cache holds every chunk of `body` (true: a hit). If not, the missing chunks
+    /// are read from `origin`, the rendition's file, page cache only, and handed to the
+    /// rendition's fill session, which lends and commits them as it does a reader's load (false:
+    /// a miss, and the bytes are the file's). Nil when the lane cannot answer it: a chunk not in
+    /// the page cache (reading it would block the loop), more than ``maxChunksFilled`` missing,
+    /// a corrupt chunk, or the file changed.
+    func cachedOrOffered(_ handle: RenditionHandle, _ body: ByteRange, origin: DataFile) -> Bool? {
+        let meta = handle.meta
+        let size = Int64(meta.chunkSize)
+        var missing: [Int] = []
+        var from = body.start
+        while from <= body.end {  // `withRange` and `presence` look at most 64 chunks at a time
+            let to = min(body.end, (from / size + 64) * size - 1)
+            if !shared.store.withRange(
+                rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: from, end: to, { _ in }
+            ) {
+                let first = Int(from / size)
+                let count = Int(to / size) - first + 1
+                let held = shared.store.presence(rendition: handle.key, generation: meta.generation, first: first, count: count)
+                let before = missing.count
+                for i in 0..<count where held & (1 << UInt64(i)) == 0 { missing.append(first + i) }
+                // Every chunk there, yet not readable: a corrupt one (its deletion is queued).
+                guard missing.count > before, missing.count <= Self.maxChunksFilled else { return nil }
+            }
+            from = to + 1
+        }
+        if missing.isEmpty { return true }
+        // The cache writer is behind: the answer comes from the file anyway, and the fill waits
+        // for a later miss (memory does not pile up with chunks waiting for the writer).
+        if shared.store.isWriteBacklogged { return false }
+        guard let identity = origin.identity else { return nil }
+        let offered = (try? origin.handle.withUnsafeFileDescriptor { fd in
+            (try? handle.session.offerResident(missing, from: fd, identity: identity)) != nil
+        }) ?? false
+        return offered ? false : nil
+    }
+}
