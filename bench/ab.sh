@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Alternating runs of nginx and one or more oggedge binaries under the same wrk load, for
+# before/after comparisons on a noisy machine (the host's load moves absolute numbers by 15 %
+# within minutes; alternating short runs see the same drift):
+#
+#   bench/ab.sh SPAN SECONDS ROUNDS BIN...     e.g. bench/ab.sh 64k 5 4 old/oggedge .build/release/oggedge
+#
+# SPAN: 4k, 64k (random ranges of that size) or full. Every server is pinned to core 0 and
+# started once (cache 256 MiB, warmed with two whole GETs per file; delivery log on unless
+# EXTRA="--delivery-log off"), wrk (-t1 -c64) runs on core 1 against each in turn, ROUNDS times.
+# Prints per run: requests/s, user and system CPU microseconds per request (/proc/PID/stat) and
+# wrk's p99. Needs nginx (with secure_link) and wrk, as bench/ttfb.sh installs them. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 4 ] || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+span="$1"; secs="$2"; rounds="$3"; shift 3; bins=("$@")
+shape="range:$span"; [ "$span" = full ] && shape=full
+work="$(mktemp -d /tmp/oggedge-ab.XXXXXX)"; chmod 755 "$work"; trap 'rm -rf "$work"' EXIT
+mkdir -p $work/media/tracks $work/media/masters
+./scripts/make-sample-media.sh media >/dev/null
+cp media/tracks/*.ogg $work/media/tracks/
+secret_b64="$(head -c 32 /dev/urandom | base64)"; export OGGEDGE_SIGNING_KEYS="bench:$secret_b64"
+nsecret="ab$RANDOM"
+python3 - "$secret_b64" "$nsecret" $work/media/tracks $work <<'PY'
+import base64, hashlib, hmac, os, sys, time
+secret, ns, tracks, work = base64.b64decode(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+exp = int(time.time()) + 86400
+b64 = lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")
+o = open(work + "/o.tpl", "w"); n = open(work + "/n.tpl", "w")
+for name in sorted(os.listdir(tracks)):
+    if not name.endswith(("_160kbps.ogg", "_320kbps.ogg", "_96kbps.ogg")): continue
+    uri = "/tracks/" + name; size = os.path.getsize(os.path.join(tracks, name))
+    msg = f"{uri}?exp={exp}&kid=bench"
+    print(f"{msg}&sig={b64(hmac.new(secret, msg.encode(), hashlib.sha256).digest())}", size, file=o)
+    print(f"{uri}?md5={b64(hashlib.md5(f'{exp}{uri} {ns}'.encode()).digest())}&expires={exp}", size, file=n)
+PY
+cat > $work/nginx.conf <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  include /etc/nginx/mime.types;
+  sendfile on;
+  keepalive_requests 1000000;
+  access_log $work/nginx-access.log combined buffer=64k flush=1s;
+  server {
+    listen 127.0.0.1:18890;
+    root $work/media;
+    location /tracks/ {
+      secure_link \$arg_md5,\$arg_expires;
+      secure_link_md5 "\$secure_link_expires\$uri $nsecret";
+      if (\$secure_link = "") { return 403; }
+      if (\$secure_link = "0") { return 410; }
+    }
+  }
+}
+NGINX
+taskset -c 0 nginx -c $work/nginx.conf; sleep 0.5
+npid=$(pgrep -P "$(cat $work/nginx.pid)" | head -1)
+declare -a pids; port=18891
+for b in "${bins[@]}"; do
+  taskset -c 0 "$b" serve --port $port --media $work/media --cache-dir $work/cache-$port --cache-max-bytes 268435456 ${EXTRA:---delivery-log $work/delivery-$port.jsonl} > $work/server-$port.out 2>&1 &
+  pids+=($!); port=$((port+1))
+done
+sleep 1
+port=18891
+for b in "${bins[@]}"; do
+  for _ in $(seq 400); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
+  while read -r t s; do curl -s -o /dev/null "http://127.0.0.1:$port$t"; curl -s -o /dev/null "http://127.0.0.1:$port$t"; done < $work/o.tpl
+  port=$((port+1))
+done
+sleep 1
+measure() { # name pid port tpl
+  local t0 t1 u0 s0 u1 s1 total rps
+  read u0 s0 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
+  taskset -c 1 wrk -t1 -c64 -d${secs}s -s bench/ttfb-requests.lua http://127.0.0.1:$3 -- $4 $shape uniform > $work/wrk.txt
+  read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
+  rps=$(awk '/Requests\/sec/ {print $2}' $work/wrk.txt); total=$(grep -o "[0-9]* requests in" $work/wrk.txt | awk '{print $1}')
+  p99=$(grep -o 'p99_ms=[0-9.]*' $work/wrk.txt | cut -d= -f2)
+  awk -v n="$1" -v r=$rps -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 -v t=$total -v p=$p99 'BEGIN{printf "%-28s rps %8.0f  user %5.2f  sys %5.2f  total %5.2f us/req  p99 %s\n", n, r, (u1-u0)*10000/t, (s1-s0)*10000/t, (u1-u0+s1-s0)*10000/t, p}'
+}
+taskset -c 1 wrk -t1 -c64 -d2s -s bench/ttfb-requests.lua http://127.0.0.1:18890 -- $work/n.tpl $shape uniform >/dev/null
+for r in $(seq $rounds); do
+  measure nginx $npid 18890 $work/n.tpl
+  port=18891; i=0
+  for b in "${bins[@]}"; do measure "$(basename $b)" ${pids[$i]} $port $work/o.tpl; port=$((port+1)); i=$((i+1)); done
+done
+kill "$(cat $work/nginx.pid)"; for p in "${pids[@]}"; do kill $p; done; wait 2>/dev/null || true
