@@ -101,6 +101,12 @@ package final class FillSession: Sendable {
         state.withLock { s in indexes.filter { !s.fill.isPending($0) } }
     }
 
+    /// Of `indexes`, the chunks the session does not hold (a held chunk is read as a hit by a
+    /// reader: its bytes are loaded, only their commit is to come).
+    package func notHeld(_ indexes: [Int]) -> [Int] {
+        state.withLock { s in indexes.filter { !s.fill.isHeld($0) } }
+    }
+
     /// The producer finished: `meta` is the complete record (length, validators, duration).
     package func complete(meta: RenditionMeta) {
         finalMeta.withLock { $0 = meta }

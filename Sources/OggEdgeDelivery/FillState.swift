@@ -266,6 +266,12 @@ package struct FillState: Sendable {
     /// True while random-access chunk `index` is being loaded or held (not yet committed).
     package func isPending(_ index: Int) -> Bool { slots[index] != nil }
 
+    /// True while chunk `index` is held here, loaded and waiting for its commit.
+    package func isHeld(_ index: Int) -> Bool {
+        if case .ready? = slots[index] { return true }
+        return false
+    }
+
     /// Chunks held in memory (tests, metrics).
     package var heldChunks: Int { slots.count }
 }

@@ -41,7 +41,8 @@ package final class RenditionDirectory: Sendable {
     let scheduler: TranscodeScheduler
     let revalidateNanos: UInt64
     let negativeNanos: UInt64
-    /// Read with `entries.withLock`; changed only through ``changeEntries(_:)``.
+    /// Read with `entries.withLock`; changed only through ``changeEntries(_:)`` (or, for a
+    /// renewed check alone, ``renewEntry(_:)``).
     let entries = Mutex<[String: Entry]>([:])
     /// Counts changes to `entries`: a caller that saw a rendition complete and fresh may trust
     /// that answer, without the lock, while this is unchanged and the check has not expired.
@@ -106,6 +107,14 @@ package final class RenditionDirectory: Sendable {
             changes.count.add(1, ordering: .releasing)
             return result
         }
+    }
+
+    /// Moves an entry's last check forward without counting a change: its session (the
+    /// version answered) stays, so every lease taken on it still holds until its own expiry.
+    /// (Counted as changes, the renewals of a catalogue's renditions, each once per
+    /// revalidation interval, ended every lease of every loop hundreds of times a second.)
+    func renewEntry<T>(_ body: (inout [String: Entry]) -> T) -> T {
+        entries.withLock { body(&$0) }
     }
 
     /// Changes to the directory so far. A ``Lease`` taken at one version holds while the
@@ -174,12 +183,11 @@ package final class RenditionDirectory: Sendable {
         }
         guard let origin = locator.locate(track), origin.identity == entry.origin.identity, origin.kind == entry.origin.kind
         else { return nil }
-        return changeEntries { map -> (session: FillSession, lease: Lease?)? in
+        return renewEntry { map -> (session: FillSession, lease: Lease?)? in
             guard var current = map[key], current.session === entry.session else { return nil }
             current.validatedAt = now
             map[key] = current
-            // This renewal is itself a change: the lease starts at the version after it.
-            return (current.session, Lease(version: version &+ 1, until: now &+ revalidateNanos))
+            return (current.session, Lease(version: version, until: now &+ revalidateNanos))
         }
     }
 
@@ -217,7 +225,7 @@ package final class RenditionDirectory: Sendable {
             throw .notFound
         }
         // The known entry, or the cache's record, still made from this origin: a hit.
-        if let known = changeEntries({ map -> Attachment? in
+        if let known = renewEntry({ map -> Attachment? in
             guard var entry = map[key], entry.origin.identity == origin.identity, entry.origin.kind == origin.kind,
                   case .complete = entry.session.phase else { return nil }
             entry.validatedAt = now

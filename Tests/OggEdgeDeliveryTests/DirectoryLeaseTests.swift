@@ -23,11 +23,16 @@ import Testing
         // Asking again changes nothing: the same session, the same lease.
         let again = try #require(directory.freshComplete(track, key: track.renditionKey, now: now))
         #expect(again.session === session && again.lease?.version == held.version)
-        // Past the check's expiry the directory is asked again (and renews it: a change).
+        // Past the check's expiry the directory is asked again and renews it: not a change
+        // (the same version is answered), so leases other loops hold on it still hold.
         let later = held.until + 1
         let renewed = try #require(directory.freshComplete(track, key: track.renditionKey, now: later))
         #expect(renewed.session === session)
-        #expect(renewed.lease?.version == directory.version && directory.version != held.version)
+        #expect(directory.version == held.version)
+        #expect(renewed.lease?.version == held.version && (renewed.lease?.until ?? 0) > held.until)
+        // The general path's renewal is not a change either.
+        _ = try await directory.attach(track)
+        #expect(directory.version == held.version)
         // A purge is a change: the lease taken before no longer holds, and nothing is fresh.
         let before = directory.version
         _ = await directory.purge([track.renditionKey])

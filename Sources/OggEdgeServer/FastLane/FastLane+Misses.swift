@@ -45,6 +45,9 @@ extension FastLane {
             }
             from = to + 1
         }
+        // Chunks loaded a moment ago and waiting for the writer are a hit, as on the general
+        // path (which reads them from the session): a request right after a fill or a prewarm.
+        if !missing.isEmpty { missing = handle.session.notHeld(missing) }
         if missing.isEmpty { return true }
         // The cache writer is behind: the answer comes from the file anyway, and the fill waits
         // for a later miss (memory does not pile up with chunks waiting for the writer).
