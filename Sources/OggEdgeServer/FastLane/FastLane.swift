@@ -203,11 +203,12 @@ final class FastLane {
             into: &out, status: status, dateLine: dateLine, handle: handle, body: body, bodyLength: bodyLength,
             copiesBody: copiesBody, store: shared.store
         ) {
-            // A chunk is not in the cache: a MISS, answered from the rendition's own file when
-            // it is one (the chunks read now go to the fill session), else the general way.
+            // A chunk is not in the cache: answered from the rendition's own file when it is one
+            // (a MISS whose chunks read now go to the fill session, or a HIT if the session holds
+            // them for their commit), else the general way.
             guard let body, let origin = originForMiss(handle), origin.isUnchanged,
-                  cachedOrOffered(handle, body, origin: origin) == false else { return nil }
-            cache = .miss
+                  let cached = cachedOrOffered(handle, body, origin: origin) else { return nil }
+            cache = cached ? .hit : .miss
             file = FileBody(file: origin, segments: FileBody.segments(of: body), pinned: nil)
             copiesBody = false
             out.clear()
