@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CPosix
 import OggEdgeCache
 
 extension FillSession {
@@ -41,26 +40,12 @@ extension FillSession {
 
     /// Exactly `count` bytes at `offset`, read only from the page cache.
     private static func readResident(_ fd: Int32, count: Int, offset: Int64) throws(ResidentRefusal) -> [UInt8] {
-        var refusal: ResidentRefusal?
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            var done = 0
-            while done < count {
-                let n = oggedge_pread_resident(fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 {
-                    refusal = errno == EAGAIN ? .notResident : .unreadable
-                    break
-                }
-                if n == 0 {
-                    refusal = .unreadable
-                    break
-                }
-                done += n
-            }
-            // Bytes past `done` were never written: the array is dropped below if so.
-            initialized = refusal == nil ? count : 0
+        do {
+            return try preadFully(fd, count: count, offset: offset, inMemoryOnly: true)
+        } catch .io(errno: EAGAIN) {
+            throw .notResident
+        } catch {
+            throw .unreadable
         }
-        if let refusal { throw refusal }
-        return bytes
     }
 }
