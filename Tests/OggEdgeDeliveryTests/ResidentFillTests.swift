@@ -18,6 +18,18 @@ import Testing
         return (directory, attachment, store)
     }
 
+    /// The rendition's file, open read-only (closed by the caller), and its identity now.
+    static func openTrack(_ dir: String) throws -> (fd: Int32, identity: FileIdentity) {
+        let fd = open(dir + "/tracks/x_160kbps.ogg", O_RDONLY)
+        try #require(fd >= 0)
+        do {
+            return (fd, try #require(FileIdentity.ofDescriptor(fd)))
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
     static func committed(_ store: ChunkStore) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in store.afterQueuedWrites { done.resume() } }
     }
@@ -38,11 +50,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (_, attachment, store) = try await Self.session(dir)
         defer { store.close() }
-        let path = dir + "/tracks/x_160kbps.ogg"
-        let fd = open(path, O_RDONLY)
-        try #require(fd >= 0)
+        let (fd, identity) = try Self.openTrack(dir)
         defer { close(fd) }
-        let identity = try #require(FileIdentity.ofDescriptor(fd))
         let meta = try #require(attachment.session.meta)
         let last = Int((meta.length - 1) / Int64(meta.chunkSize))
         try attachment.session.offerResident([1, last], from: fd, identity: identity)
@@ -65,10 +74,8 @@ import Testing
         let (_, attachment, store) = try await Self.session(dir)
         defer { store.close() }
         let path = dir + "/tracks/x_160kbps.ogg"
-        let fd = open(path, O_RDONLY)
-        try #require(fd >= 0)
+        let (fd, version) = try Self.openTrack(dir)
         defer { close(fd) }
-        let version = try #require(FileIdentity.ofDescriptor(fd))
         // Touched after the version was taken: the open file is another version now.
         let mtime = try #require(try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
         try FileManager.default.setAttributes([.modificationDate: mtime.addingTimeInterval(1)], ofItemAtPath: path)
@@ -91,10 +98,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (_, attachment, store) = try await Self.session(dir)
         defer { store.close() }
-        let fd = open(dir + "/tracks/x_160kbps.ogg", O_RDONLY)
-        try #require(fd >= 0)
+        let (fd, identity) = try Self.openTrack(dir)
         defer { close(fd) }
-        let identity = try #require(FileIdentity.ofDescriptor(fd))
         let size = try #require(attachment.session.meta).chunkSize
         _ = fdatasync(fd)
         _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
