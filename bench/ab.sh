@@ -9,13 +9,21 @@
 # started once (cache 256 MiB, warmed with two whole GETs per file; delivery log on unless
 # EXTRA="--delivery-log off"), wrk (-t1 -c64) runs on core 1 against each in turn, ROUNDS times.
 # Prints per run: requests/s, user and system CPU microseconds per request (/proc/PID/stat) and
-# wrk's p99. Needs nginx (with secure_link) and wrk, as bench/ttfb.sh installs them. Loopback only.
+# wrk's p50, p99, p99.9 and max (ms). Knobs (environment):
+#   OPEN=RATE        an open-loop run instead of wrk: oggedge-load (swift build -c release
+#                    --product oggedge-load) at RATE requests/s, Poisson arrivals, 64 connections,
+#                    1 s warm-up; prints TTFB percentiles from the intended send time
+#   PERF=PREFIX      `perf record` of each oggedge run into PREFIX.NAME.PORT (PERF_NGINX=1: nginx
+#                    too); PERF_ARGS replaces "-e task-clock -g -p PID" (PID = the server's)
+#   WRK_WRAP=CMD     prefix for the wrk command (e.g. "/usr/bin/time -f %U/%S")
+#   KEEP=1           keep the work directory (delivery logs, configs) in /tmp
+# Needs nginx (with secure_link) and wrk, as bench/ttfb.sh installs them. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 4 ] || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 4 ] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 span="$1"; secs="$2"; rounds="$3"; shift 3; bins=("$@")
 shape="range:$span"; [ "$span" = full ] && shape=full
-work="$(mktemp -d /tmp/oggedge-ab.XXXXXX)"; chmod 755 "$work"; trap 'rm -rf "$work"' EXIT
+work="$(mktemp -d /tmp/oggedge-ab.XXXXXX)"; chmod 755 "$work"; [ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 mkdir -p $work/media/tracks $work/media/masters
 ./scripts/make-sample-media.sh media >/dev/null
 cp media/tracks/*.ogg $work/media/tracks/
@@ -74,11 +82,28 @@ sleep 1
 measure() { # name pid port tpl
   local t0 t1 u0 s0 u1 s1 total rps
   read u0 s0 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
-  taskset -c 1 wrk -t1 -c64 -d${secs}s -s bench/ttfb-requests.lua http://127.0.0.1:$3 -- $4 $shape uniform > $work/wrk.txt
+  local ppid=""
+  if [ -n "${PERF:-}" ] && { [ "$1" != nginx ] || [ -n "${PERF_NGINX:-}" ]; }; then
+    local pa="${PERF_ARGS:--e task-clock -g -p PID}"; perf record ${pa//PID/$2} -o "$PERF.$1.$3" -- sleep $secs >/dev/null 2>&1 & ppid=$!
+  fi
+  if [ -n "${OPEN:-}" ]; then
+    taskset -c 1 .build/release/oggedge-load --url http://127.0.0.1:$3 --rate "$OPEN" --duration $secs --warmup 1 \
+      --connections 64 --arrival poisson --templates $4 --scenario $shape --pick uniform > $work/load.txt 2>&1 || true
+    [ -n "$ppid" ] && wait $ppid || true
+    read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
+    local r; r=$(grep '^RESULT' $work/load.txt || echo "failed")
+    total=$(echo "$r" | grep -o ' ok=[0-9]*' | cut -d= -f2); total=${total:-1}
+    echo "$r" | awk -v n="$1" -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 -v t=$total '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
+      END { printf "%-28s rps %8.0f  user %5.2f  sys %5.2f us/req  ttfb p50 %s p99 %s p999 %s max %s  errors %s\n", n, f["rps"], (u1-u0)*10000/t, (s1-s0)*10000/t,
+        f["ttfb_p50_ms"], f["ttfb_p99_ms"], f["ttfb_p999_ms"], f["ttfb_max_ms"], f["errors"] + f["bad_status"] + f["unfinished"] }'
+    return
+  fi
+  ${WRK_WRAP:-} taskset -c 1 wrk -t1 -c64 -d${secs}s -s bench/ttfb-requests.lua http://127.0.0.1:$3 -- $4 $shape uniform > $work/wrk.txt
+  [ -n "$ppid" ] && wait $ppid || true
   read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
   rps=$(awk '/Requests\/sec/ {print $2}' $work/wrk.txt); total=$(grep -o "[0-9]* requests in" $work/wrk.txt | awk '{print $1}')
-  p99=$(grep -o 'p99_ms=[0-9.]*' $work/wrk.txt | cut -d= -f2)
-  awk -v n="$1" -v r=$rps -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 -v t=$total -v p=$p99 'BEGIN{printf "%-28s rps %8.0f  user %5.2f  sys %5.2f  total %5.2f us/req  p99 %s\n", n, r, (u1-u0)*10000/t, (s1-s0)*10000/t, (u1-u0+s1-s0)*10000/t, p}'
+  p99=$(grep -o 'p50_ms=[0-9.]*\|p99_ms=[0-9.]*\|p999_ms=[0-9.]*\|max_ms=[0-9.]*' $work/wrk.txt | sed 's/_ms=/ /' | tr '\n' ' ')
+  awk -v n="$1" -v r=$rps -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 -v t=$total -v p="$p99" 'BEGIN{printf "%-28s rps %8.0f  user %5.2f  sys %5.2f  total %5.2f us/req  %s\n", n, r, (u1-u0)*10000/t, (s1-s0)*10000/t, (u1-u0+s1-s0)*10000/t, p}'
 }
 taskset -c 1 wrk -t1 -c64 -d2s -s bench/ttfb-requests.lua http://127.0.0.1:18890 -- $work/n.tpl $shape uniform >/dev/null
 for r in $(seq $rounds); do

@@ -2,14 +2,17 @@
 # The TTFB benchmark of issue 11, one command:
 #
 #   bench/ttfb.sh [--quick] [--scenarios "range-64k range-4k full player rss cold"] [--duration SECONDS]
-#                 [--no-heaptrack] [--no-build]
+#                 [--rounds N] [--no-heaptrack] [--no-build]
 #
 # nginx (Debian's package: 1 worker, secure_link MD5 check, sendfile, buffered access log) and
 # OggEdge (delivery log on) run pinned to core 0, over the same media; OggEdge twice, with its
 # fast lane (default) and with OGGEDGE_FAST_LANE=0 (every request the general way). The load
 # comes from core 1: wrk (closed loop, -t1 -c64, bench/ttfb-requests.lua) and oggedge-load
 # (open loop, Poisson arrivals at 80 % of the nginx maximum wrk measured, latency from the
-# intended send time, HdrHistogram). Scenarios:
+# intended send time, HdrHistogram). The servers take turns: each load runs in --rounds rounds
+# (nginx, fast lane, general path, then again), each --duration ÷ rounds seconds, so the host's
+# drift (this machine's neighbours move absolute numbers by 10-20 % within minutes) hits all three
+# alike; a ratio column is the median of the per-round ratios, with their range. Scenarios:
 #   range-64k  warm random 64 KiB ranges of the sample tracks, signed URLs
 #   range-4k   the same with 4 KiB ranges (+ heap allocations per request, heaptrack)
 #   full       whole-file GETs of the 160 kbps 30 s tracks
@@ -26,12 +29,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command_line="bench/ttfb.sh $*"
-quick=0; scenarios="range-64k range-4k full player rss cold"; duration=""; heap=1; build=1
+quick=0; scenarios="range-64k range-4k full player rss cold"; duration=""; rounds=""; heap=1; build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --scenarios) scenarios="$2"; shift ;;
     --duration) duration="$2"; shift ;;
+    --rounds) rounds="$2"; shift ;;
     --no-heaptrack) heap=0 ;;
     --no-build) build=0 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -40,11 +44,13 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ "$quick" = 1 ]; then
-  duration="${duration:-4}"; warmup=1; catalogue=150; cache_small=$((16 << 20)); cold_levels="1 8"; rss_minutes=0.5
+  duration="${duration:-4}"; rounds="${rounds:-2}"; warmup=1; catalogue=150; cache_small=$((16 << 20)); cold_levels="1 8"; rss_minutes=0.5
 else
-  duration="${duration:-20}"; warmup=3; catalogue=400; cache_small=$((32 << 20)); cold_levels="1 8 32"; rss_minutes=10
+  duration="${duration:-20}"; rounds="${rounds:-4}"; warmup=2; catalogue=400; cache_small=$((32 << 20)); cold_levels="1 8 32"; rss_minutes=10
 fi
 conns=64
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "error: --rounds takes a positive integer" >&2; exit 2; }
+slice=$(awk -v d="$duration" -v r="$rounds" 'BEGIN { s = int(d / r); print (s < 2 ? 2 : s) }')   # seconds per run
 base_port="${TTFB_BASE_PORT:-18480}"
 p_fast=$base_port; p_general=$((base_port + 1)); p_nginx=$((base_port + 2)); p_heap=$((base_port + 3))
 
@@ -159,13 +165,20 @@ cpu_ticks() { local t=0 pid; for pid in "$@"; do t=$((t + $(sed 's/.*) //' "/pro
 hz=$(getconf CLK_TCK)
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 kv() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2; exit}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "–"; else printf "%.2f×", a / b }'; }
+# med "V1 V2 ..." [FORMAT]: the median (– when there is no number), printed with FORMAT (%.3f)
+med() { echo "$1" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk -v f="${2:-%.3f}" '{ a[NR] = $1 } END { if (NR == 0) print "–"; else printf f "\n", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# ratios "A1 A2 ..." "B1 B2 ...": median of the per-round ratios Ai/Bi, and their range
+ratios() {
+  local x=($1) y=($2) i; for i in "${!x[@]}"; do awk -v a="${x[$i]}" -v b="${y[$i]:-0}" 'BEGIN { if (a ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.4f\n", a / b }'; done |
+    sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "–"; exit }; m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+      if (NR == 1) printf "%.2f×", m; else printf "%.2f× (%.2f–%.2f)", m, a[1], a[NR] }'
+}
 
 # run_wrk LABEL PORT TEMPLATES SHAPE PICK PIDS...: sets wrk_line, wrk_cpu_us (server CPU µs per request)
 run_wrk() {
   local label="$1" port="$2" tpl="$3" shape="$4" pick="$5"; shift 5
   local c0 c1; c0=$(cpu_ticks "$@")
-  taskset -c 1 wrk -t1 -c"$conns" -d"${duration}s" --latency -s bench/ttfb-requests.lua \
+  taskset -c 1 wrk -t1 -c"$conns" -d"${slice}s" --latency -s bench/ttfb-requests.lua \
     "http://127.0.0.1:$port" -- "$tpl" "$shape" "$pick" >"$raw/$label.wrk.txt" 2>&1
   c1=$(cpu_ticks "$@")
   wrk_line="$(grep '^WRK_RESULT' "$raw/$label.wrk.txt")"
@@ -176,7 +189,7 @@ run_wrk() {
 run_open() {
   local label="$1" port="$2" tpl="$3" shape="$4" pick="$5" rate="$6"; shift 6
   local c0 c1 t0 t1; c0=$(cpu_ticks "$@"); t0=$(date +%s.%N)
-  taskset -c 1 "$load" --url "http://127.0.0.1:$port" --rate "$rate" --duration "$duration" --warmup "$warmup" \
+  taskset -c 1 "$load" --url "http://127.0.0.1:$port" --rate "$rate" --duration "$slice" --warmup "$warmup" \
     --connections "$conns" --arrival poisson --templates "$tpl" --scenario "$shape" --pick "$pick" \
     --histograms "$raw/$label" --label "$label" >"$raw/$label.load.txt" 2>&1 || true
   c1=$(cpu_ticks "$@"); t1=$(date +%s.%N)
@@ -194,7 +207,8 @@ run_open() {
   echo "- commit: \`$(git rev-parse HEAD)\`$(git diff --quiet HEAD -- Sources Package.swift || echo ' (with uncommitted changes in Sources/Package.swift)')${TTFB_OGGEDGE:+; OggEdge binary: \`$TTFB_OGGEDGE\`}"
   echo "- machine: $(uname -srm), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- servers on core 0 (\`taskset -c 0\`): $(nginx -v 2>&1 | sed 's/.*: //') (1 worker, secure_link MD5, sendfile, access_log buffer=64k flush=1s, keepalive_requests 1000000) · OggEdge release build, delivery log on, fast lane on (default) and off (\`OGGEDGE_FAST_LANE=0\`)"
-  echo "- load on core 1 (\`taskset -c 1\`): $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2) \`-t1 -c$conns -d${duration}s\` (closed loop; latency = whole response) · oggedge-load (open loop, Poisson arrivals at 80 % of nginx's wrk maximum, $conns connections, ${warmup} s warm-up then ${duration} s measured; TTFB = first response byte, from the intended send time)"
+  echo "- load on core 1 (\`taskset -c 1\`): $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2) \`-t1 -c$conns -d${slice}s\` (closed loop; latency = whole response) · oggedge-load (open loop, Poisson arrivals at 80 % of nginx's wrk maximum, $conns connections, ${warmup} s warm-up then ${slice} s measured; TTFB = first response byte, from the intended send time)"
+  echo "- $rounds rounds per load: nginx, fast lane, general path in turn, $rounds times. Values are the median of the rounds; a ratio is the median of the per-round ratios (range in brackets)."
   echo "- CPU/req: server utime+stime (/proc/PID/stat) over the wrk run ÷ requests. CPU % (open loop): server CPU over the run ÷ wall time. RSS: server VmRSS after the scenario."
   echo
 } >"$out"
@@ -219,34 +233,38 @@ scenario() {
       cut -d' ' -f1 "$tpl" | while read -r t; do curl -sf -o /dev/null "http://127.0.0.1:$port$t"; done
     fi
   done
+  # Per server, the rounds' values as space-separated lists.
   declare -A rps p50 p99 p999 cpu mbs rss orps op50 op99 op999 ocpu oerr olag occpu
-  local s label pids
-  for s in nginx fast general; do
-    case $s in
+  local s r label pids
+  target() { # SERVER: sets port, tpl, pids
+    case $1 in
       nginx) port=$p_nginx; tpl="$work/$name.nginx.tpl"; pids="$(nginx_pids)" ;;
       fast) port=$p_fast; tpl="$work/$name.oggedge.tpl"; pids=$fpid ;;
       general) port=$p_general; tpl="$work/$name.oggedge.tpl"; pids=$gpid ;;
     esac
-    # shellcheck disable=SC2086
-    run_wrk "$name-$s" "$port" "$tpl" "$shape" "$pick" $pids
-    rps[$s]=$(echo "$wrk_line" | kv rps); p50[$s]=$(echo "$wrk_line" | kv p50_ms); p99[$s]=$(echo "$wrk_line" | kv p99_ms)
-    p999[$s]=$(echo "$wrk_line" | kv p999_ms); cpu[$s]=$wrk_cpu_us
-    mbs[$s]=$(echo "$wrk_line" | awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]}} END {printf "%.1f", v["bytes"] / (v["duration_us"] / 1e6) / 1e6}')
+  }
+  for r in $(seq "$rounds"); do
+    for s in nginx fast general; do
+      target $s
+      # shellcheck disable=SC2086
+      run_wrk "$name-$s-r$r" "$port" "$tpl" "$shape" "$pick" $pids
+      rps[$s]+=" $(echo "$wrk_line" | kv rps)"; p50[$s]+=" $(echo "$wrk_line" | kv p50_ms)"; p99[$s]+=" $(echo "$wrk_line" | kv p99_ms)"
+      p999[$s]+=" $(echo "$wrk_line" | kv p999_ms)"; cpu[$s]+=" $wrk_cpu_us"
+      mbs[$s]+=" $(echo "$wrk_line" | awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]}} END {printf "%.1f", v["bytes"] / (v["duration_us"] / 1e6) / 1e6}')"
+    done
   done
-  local rate; rate=$(awk -v r="${rps[nginx]}" 'BEGIN { printf "%d", r * 0.8 }')
-  [ "$name" = player ] && rss_rate=$(awk -v r="${rps[fast]}" 'BEGIN { printf "%d", r * 0.5 }')
-  for s in nginx fast general; do
-    case $s in
-      nginx) port=$p_nginx; tpl="$work/$name.nginx.tpl"; pids="$(nginx_pids)" ;;
-      fast) port=$p_fast; tpl="$work/$name.oggedge.tpl"; pids=$fpid ;;
-      general) port=$p_general; tpl="$work/$name.oggedge.tpl"; pids=$gpid ;;
-    esac
-    # shellcheck disable=SC2086
-    run_open "$name-$s-open" "$port" "$tpl" "$shape" "$pick" "$rate" $pids
-    orps[$s]=$(echo "$open_line" | kv rps); op50[$s]=$(echo "$open_line" | kv ttfb_p50_ms)
-    op99[$s]=$(echo "$open_line" | kv ttfb_p99_ms); op999[$s]=$(echo "$open_line" | kv ttfb_p999_ms); ocpu[$s]=$open_cpu_pct
-    olag[$s]=$(echo "$open_line" | kv lag_p99_ms); occpu[$s]=$(echo "$open_line" | kv client_cpu_pct)
-    oerr[$s]=$(echo "$open_line" | awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]}} END {print v["bad_status"] + v["errors"] + v["unfinished"] + v["connect_errors"] + 0}')
+  local rate; rate=$(awk -v r="$(med "${rps[nginx]}" %.0f)" 'BEGIN { printf "%d", r * 0.8 }')
+  [ "$name" = player ] && rss_rate=$(awk -v r="$(med "${rps[fast]}" %.0f)" 'BEGIN { printf "%d", r * 0.5 }')
+  for r in $(seq "$rounds"); do
+    for s in nginx fast general; do
+      target $s
+      # shellcheck disable=SC2086
+      run_open "$name-$s-open-r$r" "$port" "$tpl" "$shape" "$pick" "$rate" $pids
+      orps[$s]+=" $(echo "$open_line" | kv rps)"; op50[$s]+=" $(echo "$open_line" | kv ttfb_p50_ms)"
+      op99[$s]+=" $(echo "$open_line" | kv ttfb_p99_ms)"; op999[$s]+=" $(echo "$open_line" | kv ttfb_p999_ms)"; ocpu[$s]+=" $open_cpu_pct"
+      olag[$s]+=" $(echo "$open_line" | kv lag_p99_ms)"; occpu[$s]+=" $(echo "$open_line" | kv client_cpu_pct)"
+      oerr[$s]=$(( ${oerr[$s]:-0} + $(echo "$open_line" | awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]}} END {print v["bad_status"] + v["errors"] + v["unfinished"] + v["connect_errors"] + 0}') ))
+    done
   done
   rss[nginx]=$(rss_mb "$(nginx_worker)"); rss[fast]=$(rss_mb "$fpid"); rss[general]=$(rss_mb "$gpid")
   local allocs_fast="–" allocs_general="–"
@@ -263,23 +281,23 @@ scenario() {
     echo
     echo "$scenario_note"
     echo
-    echo "Closed loop, wrk \`-t1 -c$conns -d${duration}s\` (latency = whole response):"
+    echo "Closed loop, wrk \`-t1 -c$conns -d${slice}s\` × $rounds rounds (latency = whole response):"
     echo
     echo "| server | req/s | MB/s | p50 ms | p99 ms | p99.9 ms | req/s ÷ nginx | p99 ÷ nginx | CPU µs/req | allocs/req | RSS MB |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for s in nginx fast general; do
-      echo "| ${title[$s]} | ${rps[$s]} | ${mbs[$s]} | ${p50[$s]} | ${p99[$s]} | ${p999[$s]} | $(ratio "${rps[$s]}" "${rps[nginx]}") | $(ratio "${p99[$s]}" "${p99[nginx]}") | ${cpu[$s]} | ${allocs[$s]} | ${rss[$s]} |"
+      echo "| ${title[$s]} | $(med "${rps[$s]}" %.0f) | $(med "${mbs[$s]}" %.1f) | $(med "${p50[$s]}") | $(med "${p99[$s]}") | $(med "${p999[$s]}") | $(ratios "${rps[$s]}" "${rps[nginx]}") | $(ratios "${p99[$s]}" "${p99[nginx]}") | $(med "${cpu[$s]}" %.1f) | ${allocs[$s]} | ${rss[$s]} |"
     done
     echo
-    echo "Open loop, oggedge-load at **$rate req/s** (80 % of nginx's wrk maximum), TTFB from the intended send time:"
+    echo "Open loop, oggedge-load at **$rate req/s** (80 % of nginx's median wrk maximum), $rounds rounds of ${slice} s, TTFB from the intended send time:"
     echo
     echo "| server | answered req/s | TTFB p50 ms | p99 ms | p99.9 ms | p99 ÷ nginx | p99.9 ÷ nginx | server CPU % | errors | client lag p99 ms | client CPU % |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for s in nginx fast general; do
-      echo "| ${title[$s]} | ${orps[$s]} | ${op50[$s]} | ${op99[$s]} | ${op999[$s]} | $(ratio "${op99[$s]}" "${op99[nginx]}") | $(ratio "${op999[$s]}" "${op999[nginx]}") | ${ocpu[$s]} | ${oerr[$s]} | ${olag[$s]} | ${occpu[$s]} |"
+      echo "| ${title[$s]} | $(med "${orps[$s]}" %.0f) | $(med "${op50[$s]}") | $(med "${op99[$s]}") | $(med "${op999[$s]}") | $(ratios "${op99[$s]}" "${op99[nginx]}") | $(ratios "${op999[$s]}" "${op999[nginx]}") | $(med "${ocpu[$s]}" %.0f) | ${oerr[$s]} | $(med "${olag[$s]}") | $(med "${occpu[$s]}" %.0f) |"
     done
     echo
-    echo "errors = bad status + transport errors + requests unanswered at the end. client lag = how late the generator itself made a request (if it is not small next to the server's TTFB, the client was starved and the row says nothing about the server)."
+    echo "errors = bad status + transport errors + requests unanswered at the end (all rounds). client lag = how late the generator itself made a request (if it is not small next to the server's TTFB, the client was starved and the row says nothing about the server)."
     echo
   } | tee -a "$out"
 }
