@@ -5,7 +5,8 @@
 #
 #   bench/ab.sh SPAN SECONDS ROUNDS BIN...     e.g. bench/ab.sh 64k 5 4 old/oggedge .build/release/oggedge
 #
-# SPAN: 4k, 64k (random ranges of that size) or full. Every server is pinned to core 0 and
+# SPAN: 4k, 64k (random ranges of that size), full, or conn: new connections, one 4 KiB range
+# each (bench/conn-storm.py: storms of 64 connections at once, 20 storms per second asked for). Every server is pinned to core 0 and
 # started once (cache 256 MiB, warmed with two whole GETs per file; delivery log on unless
 # EXTRA="--delivery-log off"), wrk (-t1 -c64) runs on core 1 against each in turn, ROUNDS times.
 # Prints per run: requests/s, user and system CPU microseconds per request (/proc/PID/stat) and
@@ -85,6 +86,15 @@ measure() { # name pid port tpl
   local ppid=""
   if [ -n "${PERF:-}" ] && { [ "$1" != nginx ] || [ -n "${PERF_NGINX:-}" ]; }; then
     local pa="${PERF_ARGS:--e task-clock -g -p PID}"; perf record ${pa//PID/$2} -o "$PERF.$1.$3" -- sleep $secs >/dev/null 2>&1 & ppid=$!
+  fi
+  if [ "$span" = conn ]; then
+    taskset -c 1 python3 bench/conn-storm.py $3 $4 $((secs * 20)) > $work/conn.txt
+    [ -n "$ppid" ] && wait $ppid || true
+    read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
+    awk -v n="$1" -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
+      END { c = f["connections"] ? f["connections"] : 1; printf "%-28s conn/s %7.0f  server CPU %6.1f us/connection (user %5.1f sys %5.1f)  p50 %s p99 %s max %s ms  bad %s\n",
+        n, c / f["seconds"], (u1-u0+s1-s0)*10000/c, (u1-u0)*10000/c, (s1-s0)*10000/c, f["p50_ms"], f["p99_ms"], f["max_ms"], f["bad"] }' $work/conn.txt
+    return
   fi
   if [ -n "${OPEN:-}" ]; then
     taskset -c 1 .build/release/oggedge-load --url http://127.0.0.1:$3 --rate "$OPEN" --duration $secs --warmup 1 \
