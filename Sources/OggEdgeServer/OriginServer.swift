@@ -269,20 +269,16 @@ public struct OriginServer: Sendable {
                 maxHeaderFieldCount: limits.maxHeaderFields
             )
         )
-        let server = try HTTPServerBuilder.http1(configuration: http1).buildServer(
-            configuration: ServerConfiguration(
-                address: .hostname(configuration.host, port: configuration.port),
-                serverName: nil,
-                backlog: 1024,
-                reuseAddress: true,
-                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
+        let server = EdgeHTTPServer(
+            http1: HTTP1Channel(
+                responder: { request, writer, channel in
+                    await handler.handle(request, writer: writer, channel: channel)
+                },
+                configuration: http1
             ),
-            eventLoopGroup: eventLoopGroup,
-            logger: logger,
-            responder: { request, writer, channel in
-                await handler.handle(request, writer: writer, channel: channel)
-            },
-            onServerRunning: { channel in
+            host: configuration.host, port: configuration.port, backlog: 1024,
+            maxConnections: limits.maxConnections, eventLoopGroup: eventLoopGroup, logger: logger,
+            onListening: { channel in
                 await onListening(channel.localAddress?.port ?? 0)
             }
         )
