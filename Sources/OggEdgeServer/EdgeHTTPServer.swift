@@ -34,13 +34,14 @@ struct EdgeHTTPServer: Service {
     let maxConnections: Int
     let eventLoopGroup: any EventLoopGroup
     let logger: Logger
+    /// The server's connections (shared with ``OriginServer`` for its counters).
+    let connections: ConnectionRegistry
     /// Called with the listening channel once it accepts connections.
     let onListening: @Sendable (any Channel) async -> Void
 
     func run() async throws {
         let quiescing = ServerQuiescingHelper(group: eventLoopGroup)
-        let connections = ConnectionRegistry()
-        let (http1, logger, maxConnections) = (self.http1, self.logger, self.maxConnections)
+        let (http1, logger, maxConnections, connections) = (self.http1, self.logger, self.maxConnections, self.connections)
         let listener = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -59,7 +60,7 @@ struct EdgeHTTPServer: Service {
             }
             .bind(host: host, port: port)
             .get()
-        logger.info("listening", metadata: ["address": "\(listener.localAddress.map { "\($0)" } ?? "?")"])
+        logger.debug("listening", metadata: ["address": "\(listener.localAddress.map { "\($0)" } ?? "?")"])
         await onListening(listener)
 
         let (stopped, stop) = AsyncStream<Never>.makeStream()
@@ -178,6 +179,10 @@ final class ConnectionRegistry: Sendable {
     }
 
     private let state = Mutex(State())
+    private let attachedCount = Atomic<Int>(0)
+
+    /// Connections that needed the general path (a request or error reached it), so far.
+    var generalPathConnections: Int { attachedCount.load(ordering: .relaxed) }
 
     func opened(_ channel: any Channel) {
         let id = ObjectIdentifier(channel)
@@ -189,6 +194,7 @@ final class ConnectionRegistry: Sendable {
 
     /// Runs `body` in a task for `channel` (cancelled at once if the server already was).
     func start(on channel: any Channel, _ body: @escaping @Sendable () async -> Void) {
+        attachedCount.wrappingAdd(1, ordering: .relaxed)
         let id = ObjectIdentifier(channel)
         state.withLock { s in
             let task = Task { [self] in

@@ -44,6 +44,8 @@ public struct OriginServer: Sendable {
 
     /// The event loops that serve connections.
     let eventLoopGroup: MultiThreadedEventLoopGroup
+    /// The open connections and their general-path tasks.
+    let connections = ConnectionRegistry()
     /// Sends 30-second stream counts spooled while Redis was unreachable.
     let streamCounter: StreamCounter?
 
@@ -209,6 +211,10 @@ public struct OriginServer: Sendable {
     /// Responses the fast lane has answered (cache hits served synchronously on an event loop).
     public var fastLaneResponses: Int { fastLane?.answered ?? 0 }
 
+    /// Connections that needed the general path so far (the others were served on their event
+    /// loop from accept to close: see ``EdgeHTTPServer``).
+    public var generalPathConnections: Int { connections.generalPathConnections }
+
     /// Returns once every response received so far has been answered and its delivery record
     /// submitted to the log (then ``DeliveryLog/flush()`` writes them).
     public func responsesLogged() async {
@@ -278,6 +284,7 @@ public struct OriginServer: Sendable {
             ),
             host: configuration.host, port: configuration.port, backlog: 1024,
             maxConnections: limits.maxConnections, eventLoopGroup: eventLoopGroup, logger: logger,
+            connections: connections,
             onListening: { channel in
                 await onListening(channel.localAddress?.port ?? 0)
             }
