@@ -23,9 +23,9 @@ import Synchronization
 /// Everything else is what Hummingbird's server does: the same child pipeline (NIO's HTTP/1
 /// server pipeline, `HTTP1ToHTTPServerCodec`, the configuration's extra handlers and
 /// `HTTPConnectionStateHandler`), the same request loop (`HTTP1Channel.handle`), the connection
-/// limit (`AvailableConnectionsChannelHandler`), graceful shutdown by quiescing (the listener
-/// closes, idle connections close, busy ones after their response), and on cancellation every
-/// connection is closed.
+/// limit (`AvailableConnectionsChannelHandler`) and graceful shutdown by quiescing (the listener
+/// closes, idle connections close, busy ones after their response). On cancellation (the
+/// shutdown grace is over) every connection is closed and the request-loop tasks cancelled.
 struct EdgeHTTPServer: Service {
     let http1: HTTP1Channel
     let host: String
@@ -216,14 +216,14 @@ final class ConnectionRegistry: Sendable {
         for c in ready { c.resume() }
     }
 
-    /// Cancels the general-path tasks (Hummingbird's request loop then closes their input) and
-    /// closes every connection without one.
+    /// Cancels the general-path tasks and closes every connection: responses still being sent
+    /// are cut (and logged `aborted`), so the tasks end without waiting for slow readers.
     func closeAll() {
-        let (channels, tasks) = state.withLock { s -> ([any Channel], [ObjectIdentifier: Task<Void, Never>]) in
+        let (channels, tasks) = state.withLock { s -> ([any Channel], [Task<Void, Never>]) in
             s.cancelled = true
-            return (s.channels.filter { s.tasks[$0.key] == nil }.map(\.value), s.tasks)
+            return (Array(s.channels.values), Array(s.tasks.values))
         }
-        for task in tasks.values { task.cancel() }
+        for task in tasks { task.cancel() }
         for channel in channels { channel.close(promise: nil) }
     }
 

@@ -147,4 +147,43 @@ import Testing
         #expect(after.closed, "the idle connection was closed by the shutdown")
         #expect(after.response.isEmpty)
     }
+
+    /// When the shutdown grace is over, a response still stuck on a client that stopped reading
+    /// is cut (logged `aborted`) and the server stops, long before the send-stall deadline (10
+    /// minutes here) would have ended it.
+    @Test(.timeLimit(.minutes(1))) func theEndOfTheGraceCutsAStuckResponse() async throws {
+        _ = TestMedia.hugeTrack
+        let server = try await TestServer.start {
+            $0.fastLane = false  // a general-path response: quiescing waits for it
+            $0.limits.shutdownGraceSeconds = 1
+            $0.limits.sendStallTimeoutSeconds = 600
+        }
+        let target = server.sign("/tracks/huge_320kbps.ogg", uid: "stuck")
+        let total = TestMedia.bytes("huge_320kbps.ogg").count
+        let port = server.port
+        let fd = await offload { RawHTTP.connectLoopback(port: port, receiveBuffer: 4096) }
+        try #require(fd >= 0)
+        defer { close(fd) }
+        _ = Array("GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n".utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        // Wait until the response has started (its head and first bytes are in the socket).
+        var head: [UInt8] = []
+        while RawHTTP.headEnd(head) == nil {
+            let chunk = await offload { () -> [UInt8] in
+                var buffer = [UInt8](repeating: 0, count: 512)
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                return n > 0 ? Array(buffer[0..<n]) : []
+            }
+            try #require(!chunk.isEmpty)
+            head += chunk
+        }
+        await server.stop()
+        let (rest, closed) = await RawHTTP.readAll(fd: fd, timeout: 20, readLimit: 64 << 20)
+        #expect(closed)
+        #expect(head.count + rest.count < total)
+        let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: server.logPath))) ?? Data(), as: UTF8.self)
+        let record = text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.first { $0["uid"] as? String == "stuck" }
+        #expect(record?["aborted"] as? Bool == true)
+    }
 }
