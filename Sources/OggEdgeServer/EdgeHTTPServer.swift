@@ -71,8 +71,6 @@ struct EdgeHTTPServer: Service {
         await onListening(listener)
 
         let (stopped, stop) = AsyncStream<Never>.makeStream()
-        let quiesced = listener.eventLoop.makePromise(of: Void.self)
-        quiesced.futureResult.whenComplete { _ in stop.finish() }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 for await _ in stopped {}
@@ -82,6 +80,9 @@ struct EdgeHTTPServer: Service {
                 stop.finish()
             }
         } onGracefulShutdown: {
+            // Made only now: a promise nobody fulfils (a stop by cancellation alone) would leak.
+            let quiesced = listener.eventLoop.makePromise(of: Void.self)
+            quiesced.futureResult.whenComplete { _ in stop.finish() }
             quiescing.initiateShutdown(promise: quiesced)
         }
         try? await listener.close()

@@ -187,4 +187,26 @@ import Testing
         #expect((record?["bytes_sent"] as? Int ?? .max) < total)
         #expect(record?["aborted"] as? Bool == true)
     }
+
+    /// A stop by cancellation alone (no graceful shutdown first) closes the connections and
+    /// returns.
+    @Test(.timeLimit(.minutes(1))) func cancellationAloneClosesTheConnections() async throws {
+        let server = try await TestServer.start()
+        let target = server.sign(Self.track)
+        try await FastLaneTests.warm(server, target)
+        let port = server.port
+        let fd = await offload { RawHTTP.connectLoopback(port: port) }
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let first = await offload { () -> (response: [UInt8], closed: Bool) in
+            let bytes = Array(Self.get(target, range: "0-99").utf8)
+            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            return RawHTTP.readAllBlocking(fd: fd, timeout: 10, readLimit: 1 << 20)
+        }
+        #expect(Self.statuses(first.response) == [206])
+        server.task.cancel()
+        _ = try? await server.task.value
+        let after = await RawHTTP.readAll(fd: fd, timeout: 10, readLimit: 1 << 20)
+        #expect(after.closed)
+    }
 }
