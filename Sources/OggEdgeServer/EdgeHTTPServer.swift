@@ -93,7 +93,7 @@ struct EdgeHTTPServer: Service {
 
     /// The child pipeline of `HTTP1Channel.setup`, without the `NIOAsyncChannel`: a
     /// ``GeneralPathAttacher`` at the end adds it when the first request part or error gets that
-    /// far.
+    /// far. (A Hummingbird upgrade that changes `HTTP1Channel.setup` must be mirrored here.)
     static func configure(
         _ channel: any Channel, http1: HTTP1Channel, connections: ConnectionRegistry, logger: Logger
     ) throws {
