@@ -183,11 +183,12 @@ final class ConnectionRegistry: Sendable {
         var channels: [ObjectIdentifier: any Channel] = [:]
         var tasks: [ObjectIdentifier: Task<Void, Never>] = [:]
         var cancelled = false
-        var idle: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
     private let attachedCount = Atomic<Int>(0)
+    /// The general-path tasks still running (awaited by ``tasksEnded()``).
+    private let running = InFlightResponses()
 
     /// Connections that needed the general path (a request or error reached it), so far.
     var generalPathConnections: Int { attachedCount.load(ordering: .relaxed) }
@@ -203,25 +204,17 @@ final class ConnectionRegistry: Sendable {
     /// Runs `body` in a task for `channel` (cancelled at once if the server already was).
     func start(on channel: any Channel, _ body: @escaping @Sendable () async -> Void) {
         attachedCount.wrappingAdd(1, ordering: .relaxed)
+        running.enter()
         let id = ObjectIdentifier(channel)
         state.withLock { s in
             let task = Task { [self] in
                 await body()
-                ended(id)
+                state.withLock { _ = $0.tasks.removeValue(forKey: id) }
+                running.leave()
             }
             s.tasks[id] = task
             if s.cancelled { task.cancel() }
         }
-    }
-
-    private func ended(_ id: ObjectIdentifier) {
-        let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.tasks[id] = nil
-            guard s.tasks.isEmpty else { return [] }
-            defer { s.idle = [] }
-            return s.idle
-        }
-        for c in ready { c.resume() }
     }
 
     /// Cancels the general-path tasks and closes every connection: responses still being sent
@@ -237,13 +230,6 @@ final class ConnectionRegistry: Sendable {
 
     /// Returns once no general-path task is running.
     func tasksEnded() async {
-        await withCheckedContinuation { c in
-            let now = state.withLock { s -> Bool in
-                if s.tasks.isEmpty { return true }
-                s.idle.append(c)
-                return false
-            }
-            if now { c.resume() }
-        }
+        await running.settled()
     }
 }
