@@ -54,6 +54,19 @@ import Testing
         return out
     }
 
+    /// A connection on which `target`'s bytes 0-99 were asked for and the answer read; the
+    /// connection stays open (the caller closes `fd`).
+    static func keptAlive(port: Int, _ target: String) async throws -> (fd: Int32, first: (response: [UInt8], closed: Bool)) {
+        let fd = await offload { RawHTTP.connectLoopback(port: port) }
+        try #require(fd >= 0)
+        let first = await offload { () -> (response: [UInt8], closed: Bool) in
+            let bytes = Array(Self.get(target, range: "0-99").utf8)
+            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            return RawHTTP.readAllBlocking(fd: fd, timeout: 10, readLimit: 1 << 20)
+        }
+        return (fd, first)
+    }
+
     static func get(_ target: String, range: String? = nil) -> String {
         "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n" + (range.map { "Range: bytes=\($0)\r\n" } ?? "") + "\r\n"
     }
@@ -130,15 +143,8 @@ import Testing
         let target = server.sign(Self.track)
         try await FastLaneTests.warm(server, target)
         let fastBefore = server.server.fastLaneResponses
-        let port = server.port
-        let fd = await offload { RawHTTP.connectLoopback(port: port) }
-        #expect(fd >= 0)
+        let (fd, first) = try await Self.keptAlive(port: server.port, target)
         defer { close(fd) }
-        let first = await offload { () -> (response: [UInt8], closed: Bool) in
-            let bytes = Array(Self.get(target, range: "0-99").utf8)
-            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            return RawHTTP.readAllBlocking(fd: fd, timeout: 10, readLimit: 1 << 20)
-        }
         #expect(Self.statuses(first.response) == [206])
         #expect(!first.closed)
         #expect(server.server.fastLaneResponses - fastBefore == 1)
@@ -180,10 +186,7 @@ import Testing
         // Stopped (within the time limit, so not by the 10-minute stall deadline): the record
         // says the response was cut. (What the kernel had queued still trickles to the client
         // through its 4 KiB window after the close, so the client's EOF can take a while.)
-        let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: server.logPath))) ?? Data(), as: UTF8.self)
-        let record = text.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }.first { $0["uid"] as? String == "stuck" }
+        let record = try await server.deliveryRecords().first { $0["uid"] as? String == "stuck" }
         #expect((record?["bytes_sent"] as? Int ?? .max) < total)
         #expect(record?["aborted"] as? Bool == true)
     }
@@ -194,15 +197,8 @@ import Testing
         let server = try await TestServer.start()
         let target = server.sign(Self.track)
         try await FastLaneTests.warm(server, target)
-        let port = server.port
-        let fd = await offload { RawHTTP.connectLoopback(port: port) }
-        try #require(fd >= 0)
+        let (fd, first) = try await Self.keptAlive(port: server.port, target)
         defer { close(fd) }
-        let first = await offload { () -> (response: [UInt8], closed: Bool) in
-            let bytes = Array(Self.get(target, range: "0-99").utf8)
-            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            return RawHTTP.readAllBlocking(fd: fd, timeout: 10, readLimit: 1 << 20)
-        }
         #expect(Self.statuses(first.response) == [206])
         server.task.cancel()
         _ = try? await server.task.value
