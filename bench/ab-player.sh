@@ -9,6 +9,7 @@
 #   for r in 1 2; do for b in old/oggedge .build/release/oggedge; do NO_NGINX=1 bench/ab-player.sh 8 $b; done; done
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 [ $# -ge 2 ] || { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 secs="$1"; bin="$2"; mode="${3:-}"
 work="${AB_PLAYER_WORK:-/tmp/oggedge-ab-player}"   # kept between runs: the catalogue is made once
@@ -22,40 +23,8 @@ fi
 cat $work/media/tracks/*.ogg > /dev/null
 secret_b64="$(head -c 32 /dev/urandom | base64)"; export OGGEDGE_SIGNING_KEYS="bench:$secret_b64"
 nsecret="pl$RANDOM"
-python3 - "$secret_b64" "$nsecret" $work/media/tracks $work <<'PY'
-import base64, hashlib, hmac, os, sys, time
-secret, ns, tracks, work = base64.b64decode(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-exp = int(time.time()) + 86400
-b64 = lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")
-o = open(work + "/o.tpl", "w"); n = open(work + "/n.tpl", "w")
-for name in sorted(x for x in os.listdir(tracks) if x.startswith("cat")):
-    uri = "/tracks/" + name; size = os.path.getsize(os.path.join(tracks, name))
-    msg = f"{uri}?exp={exp}&kid=bench"
-    print(f"{msg}&sig={b64(hmac.new(secret, msg.encode(), hashlib.sha256).digest())}", size, file=o)
-    print(f"{uri}?md5={b64(hashlib.md5(f'{exp}{uri} {ns}'.encode()).digest())}&expires={exp}", size, file=n)
-PY
-cat > $work/nginx.conf <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  include /etc/nginx/mime.types;
-  sendfile on;
-  keepalive_requests 1000000;
-  access_log $work/nginx-access.log combined buffer=64k flush=1s;
-  server {
-    listen 127.0.0.1:18790;
-    root $work/media;
-    location /tracks/ {
-      secure_link \$arg_md5,\$arg_expires;
-      secure_link_md5 "\$secure_link_expires\$uri $nsecret";
-      if (\$secure_link = "") { return 403; }
-      if (\$secure_link = "0") { return 410; }
-    }
-  }
-}
-NGINX
+bench_templates $work/media/tracks $work '^cat' "$secret_b64" "$nsecret"
+bench_nginx_conf $work/nginx.conf $work 18790 "$nsecret"
 cpu() { sed 's/.*) //' /proc/$1/stat | awk '{print $12, $13}'; }
 if [ -z "${NO_NGINX:-}" ]; then
 taskset -c 0 nginx -c $work/nginx.conf; sleep 0.5

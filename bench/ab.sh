@@ -21,6 +21,7 @@
 # Needs nginx (with secure_link) and wrk, as bench/ttfb.sh installs them. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 [ $# -ge 4 ] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 span="$1"; secs="$2"; rounds="$3"; shift 3; bins=("$@")
 shape="range:$span"; [ "$span" = full ] && shape=full
@@ -30,41 +31,8 @@ mkdir -p $work/media/tracks $work/media/masters
 cp media/tracks/*.ogg $work/media/tracks/
 secret_b64="$(head -c 32 /dev/urandom | base64)"; export OGGEDGE_SIGNING_KEYS="bench:$secret_b64"
 nsecret="ab$RANDOM"
-python3 - "$secret_b64" "$nsecret" $work/media/tracks $work <<'PY'
-import base64, hashlib, hmac, os, sys, time
-secret, ns, tracks, work = base64.b64decode(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-exp = int(time.time()) + 86400
-b64 = lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")
-o = open(work + "/o.tpl", "w"); n = open(work + "/n.tpl", "w")
-for name in sorted(os.listdir(tracks)):
-    if not name.endswith(("_160kbps.ogg", "_320kbps.ogg", "_96kbps.ogg")): continue
-    uri = "/tracks/" + name; size = os.path.getsize(os.path.join(tracks, name))
-    msg = f"{uri}?exp={exp}&kid=bench"
-    print(f"{msg}&sig={b64(hmac.new(secret, msg.encode(), hashlib.sha256).digest())}", size, file=o)
-    print(f"{uri}?md5={b64(hashlib.md5(f'{exp}{uri} {ns}'.encode()).digest())}&expires={exp}", size, file=n)
-PY
-cat > $work/nginx.conf <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  include /etc/nginx/mime.types;
-  sendfile on;
-  keepalive_requests 1000000;
-  access_log $work/nginx-access.log combined buffer=64k flush=1s;
-  server {
-    listen 127.0.0.1:18890;
-    root $work/media;
-    location /tracks/ {
-      secure_link \$arg_md5,\$arg_expires;
-      secure_link_md5 "\$secure_link_expires\$uri $nsecret";
-      if (\$secure_link = "") { return 403; }
-      if (\$secure_link = "0") { return 410; }
-    }
-  }
-}
-NGINX
+bench_templates $work/media/tracks $work '_(96|160|320)kbps\.ogg$' "$secret_b64" "$nsecret"
+bench_nginx_conf $work/nginx.conf $work 18890 "$nsecret"
 taskset -c 0 nginx -c $work/nginx.conf; sleep 0.5
 npid=$(pgrep -P "$(cat $work/nginx.pid)" | head -1)
 declare -a pids; port=18891

@@ -28,6 +28,7 @@
 # Needs root or sudo for apt-get only when nginx/wrk/heaptrack are missing. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 command_line="bench/ttfb.sh $*"
 quick=0; scenarios="range-64k range-4k full player rss cold"; duration=""; rounds=""; heap=1; build=1
 while [ $# -gt 0 ]; do
@@ -123,28 +124,7 @@ PY
 }
 
 # --- servers ------------------------------------------------------------------------------------
-cat >"$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  include /etc/nginx/mime.types;
-  sendfile on;
-  keepalive_requests 1000000;   # like OggEdge, never close a busy keep-alive connection
-  access_log $work/nginx-access.log combined buffer=64k flush=1s;
-  server {
-    listen 127.0.0.1:$p_nginx;
-    root $work/media;
-    location /tracks/ {
-      secure_link \$arg_md5,\$arg_expires;
-      secure_link_md5 "\$secure_link_expires\$uri $nginx_secret";
-      if (\$secure_link = "") { return 403; }
-      if (\$secure_link = "0") { return 410; }
-    }
-  }
-}
-NGINX
+bench_nginx_conf "$work/nginx.conf" "$work" "$p_nginx" "$nginx_secret"
 taskset -c 0 nginx -c "$work/nginx.conf"
 nginx_worker() { pgrep -P "$(cat "$work/nginx.pid")" | head -1; }
 nginx_pids() { echo "$(cat "$work/nginx.pid") $(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')"; }
