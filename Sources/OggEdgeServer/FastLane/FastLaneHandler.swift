@@ -138,12 +138,17 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var answer: FastLane.Answer
         var arrival: UInt64
         var wallMs: Int64
-        /// When the head went out ahead of a body sent in runs; nil for an answer written in one
-        /// go, whose first byte went to the socket when the write completed (the log's clock read).
+        /// When the head went out ahead of a body sent from a file; nil for an answer written in
+        /// one buffer, whose first byte went to the socket when the write completed (the log's
+        /// clock read).
         var firstByte: UInt64?
         var isHead: Bool
         /// Request sequence (the `req_id`), taken when the answer was made, like the general path's.
         var sequence: UInt64
+        /// The file a body is sent from, held until the socket took it: the write only borrows
+        /// its descriptor, which the file closes when the last holder lets go (a loop's table of
+        /// open files may drop it meanwhile).
+        var file: DataFile? = nil
     }
 
     /// Answers in write order; a channel completes its writes in order, so each completion
@@ -175,14 +180,32 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         isHead: Bool, context: ChannelHandlerContext
     ) {
         let shared = lane.shared
-        let progress = PinnedProgress(body: body, store: shared.store)
         shared.inFlight.enter()
         shared.countAnswer()
-        progress.sent = Unconfirmed(
+        var sent = Unconfirmed(
             answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: isHead,
             sequence: shared.ids.next()
         )
         socket.write(.byteBuffer(head), promise: nil)
+        if body.pinned == nil, body.segments.count == 1 {
+            // One run from a file (any range of up to 256 KiB): confirmed like a buffer answer,
+            // by one completion in write order; no progress object, no closure of its own.
+            let segment = body.segments[0]
+            let written = context.eventLoop.makePromise(of: Void.self)
+            socket.write(.fileRegion(FileRegion(
+                fileHandle: body.file.handle, readerIndex: Int(segment.offset), endIndex: Int(segment.offset) + segment.count
+            )), promise: written)
+            sent.file = body.file
+            unconfirmed.append(sent)
+            needsFlush = true
+            guardHandler.responseEnded()
+            written.futureResult.assumeIsolated().whenComplete { [self] result in
+                if case .failure = result { confirm(ok: false) } else { confirm(ok: true) }
+            }
+            return
+        }
+        let progress = PinnedProgress(body: body, store: shared.store)
+        progress.sent = sent
         for (i, segment) in body.segments.enumerated() {
             let region = FileRegion(fileHandle: body.file.handle, readerIndex: Int(segment.offset), endIndex: Int(segment.offset) + segment.count)
             let written = context.eventLoop.makePromise(of: Void.self)

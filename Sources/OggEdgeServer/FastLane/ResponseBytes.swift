@@ -69,6 +69,9 @@ struct DateLine {
 /// in-flight response holds it).
 final class DataFile: Sendable {
     let handle: NIOFileHandle
+    /// The descriptor `handle` owns (valid while this object lives: `deinit` closes it), for the
+    /// `fstat` per answer without `NIOFileHandle`'s usage bookkeeping.
+    private let fd: CInt
     /// The version this file was opened as (nil for `data.mdb`).
     let identity: FileIdentity?
 
@@ -76,6 +79,7 @@ final class DataFile: Sendable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+        self.fd = fd
         identity = nil
     }
 
@@ -88,6 +92,7 @@ final class DataFile: Sendable {
             return nil
         }
         handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+        self.fd = fd
         self.identity = identity
     }
 
@@ -95,7 +100,7 @@ final class DataFile: Sendable {
     /// rewritten in place (same inode, new size or time) is never sent under the old headers.
     var isUnchanged: Bool {
         guard let identity else { return true }
-        return (try? handle.withUnsafeFileDescriptor { FileIdentity.ofDescriptor($0) == identity }) ?? false
+        return FileIdentity.ofDescriptor(fd) == identity
     }
 
     deinit {
