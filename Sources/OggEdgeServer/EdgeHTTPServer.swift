@@ -102,19 +102,26 @@ struct EdgeHTTPServer: Service {
         limits.maxHeaderListSize = http1.configuration.httpDecoder.maxHeaderListSize
         limits.maxHeaderFieldCount = http1.configuration.httpDecoder.maxHeaderFieldCount
         let pipeline = channel.pipeline.syncOperations
-        try pipeline.configureHTTPServerPipeline(
-            withPipeliningAssistance: false,  // NIOAsyncChannel reads requests one at a time
-            withErrorHandling: false,  // HTTP1Channel answers parse errors itself
-            withOutboundHeaderValidation: false,  // HTTPTypes validated them
-            withEncoderConfiguration: .init(),
-            withDecoderLimitConfiguration: limits
-        )
-        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-        try pipeline.addHandlers(http1.configuration.additionalChannelHandlers())
-        try pipeline.addHandler(
-            HTTPConnectionStateHandler(idleTimeout: http1.configuration.idleTimeout.map { .init($0) }, logger: logger)
-        )
-        try pipeline.addHandler(GeneralPathAttacher(http1: http1, connections: connections, logger: logger))
+        let extra = http1.configuration.additionalChannelHandlers()
+        let back: [any ChannelHandler] = [
+            HTTPConnectionStateHandler(idleTimeout: http1.configuration.idleTimeout.map { .init($0) }, logger: logger),
+            GeneralPathAttacher(http1: http1, connections: connections, logger: logger),
+        ]
+        if let guardHandler = extra.lazy.compactMap({ $0 as? ConnectionGuardHandler }).first,
+           let front = guardHandler.fastLaneFront(on: channel.eventLoop) {
+            // The fast lane's pipeline in one go (see `ConnectionGuardHandler.fastLaneFront`).
+            try pipeline.addHandlers(front + [HTTP1ToHTTPServerCodec(secure: false)] + extra + back)
+        } else {
+            try pipeline.configureHTTPServerPipeline(
+                withPipeliningAssistance: false,  // NIOAsyncChannel reads requests one at a time
+                withErrorHandling: false,  // HTTP1Channel answers parse errors itself
+                withOutboundHeaderValidation: false,  // HTTPTypes validated them
+                withEncoderConfiguration: .init(),
+                withDecoderLimitConfiguration: limits
+            )
+            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try pipeline.addHandlers(extra + back)
+        }
         connections.opened(channel)
     }
 }
