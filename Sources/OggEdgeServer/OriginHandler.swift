@@ -95,7 +95,12 @@ struct OriginHandler: Sendable {
                 result.bytesSent = measured.bytes
                 result.aborted = result.aborted || measured.aborted
             } else {
+                // The connection closed before this response's head reached the socket: nothing
+                // of it was delivered, and a response that had a body to send was cut short.
                 result.bytesSent = 0
+                if request.head.method != .head, contentLength.map({ $0 > 0 }) ?? true, status != 304, status != 204 {
+                    result.aborted = true
+                }
             }
         }
         var cache = reader?.outcome ?? facts.cache

@@ -19,14 +19,21 @@ final class KeepAliveClient {
     private var pending: [UInt8] = []
     private var buffer = [UInt8](repeating: 0, count: 1 << 17)
 
-    init?(port: Int, timeout: Double = 10) {
-        fd = RawHTTP.connectLoopback(port: port)
+    init?(port: Int, timeout: Double = 10, receiveBuffer: Int32? = nil) {
+        fd = RawHTTP.connectLoopback(port: port, receiveBuffer: receiveBuffer)
         guard fd >= 0 else { return nil }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     deinit { close(fd) }
+
+    /// Makes the connection end with a reset (`SO_LINGER` 0) when it closes: data the server has
+    /// queued is dropped rather than delivered.
+    func reset() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
 
     /// Sends raw request bytes (one or several pipelined requests).
     @discardableResult
