@@ -113,12 +113,58 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelReadComplete()
     }
 
-    /// Flushes the answers written since the last flush (once per read cycle).
+    /// Flushes the answers written since the last flush (once per read cycle), then settles the
+    /// cycle's last answer (see ``unsettled``).
     func flushAnswers() {
-        if needsFlush {
-            needsFlush = false
+        guard needsFlush else { return }
+        needsFlush = false
+        socket.flush()
+        guard unsettled else { return }
+        guard let pending = socket.bufferedBytes() else {
+            // The connection failed during the flush: nothing of this answer was taken for sure.
+            unsettled = false
+            confirm(ok: false)
+            return
+        }
+        if pending == 0 {
+            // The socket took every write, and the completions of all earlier ones ran during the
+            // flush: the oldest answer still unconfirmed is this one.
+            unsettled = false
+            confirm(ok: true)
+        } else {
+            attachCompletion()
             socket.flush()
         }
+    }
+
+    /// True while the newest answer has no completion of its own: the flush at the end of its
+    /// read cycle settles it by asking the channel whether anything is still queued (nothing,
+    /// nearly always), and only otherwise gives it a completion (an empty write behind it). A
+    /// promise, its future and a callback per answer were 7 % of the user CPU of a 64 KiB range.
+    private var unsettled = false
+
+    /// Gives the unsettled answer its completion: an empty write right behind it, whose promise
+    /// completes once the socket took everything before it (writes complete in order). Called
+    /// before anything else is written after it.
+    private func attachCompletion() {
+        guard unsettled else { return }
+        unsettled = false
+        guard let marker = socket.writeMarker() else {
+            confirm(ok: false)
+            return
+        }
+        marker.assumeIsolated().whenComplete { [self] result in
+            if case .failure = result { confirm(ok: false) } else { confirm(ok: true) }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // Written but never flushed (or the flush failed before it could be settled).
+        if unsettled {
+            unsettled = false
+            confirm(ok: false)
+        }
+        context.fireChannelInactive()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -151,25 +197,23 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var file: DataFile? = nil
     }
 
-    /// Answers in write order; a channel completes its writes in order, so each completion
-    /// confirms the oldest one (the completion closure captures only the handler).
+    /// Answers in write order; a channel completes its writes in order, so each completion (or
+    /// the settling of a read cycle's last answer) confirms the oldest one.
     private var unconfirmed: CircularBuffer<Unconfirmed> = CircularBuffer(initialCapacity: 8)
 
     private func send(_ bytes: ByteBuffer, _ answer: FastLane.Answer, arrival: UInt64, wallMs: Int64, isHead: Bool, context: ChannelHandlerContext) {
         let shared = lane.shared
         shared.inFlight.enter()
         shared.countAnswer()
-        let written = context.eventLoop.makePromise(of: Void.self)
-        socket.write(.byteBuffer(bytes), promise: written)
+        attachCompletion()
+        socket.write(.byteBuffer(bytes), promise: nil)
         unconfirmed.append(Unconfirmed(
             answer: answer, arrival: arrival, wallMs: wallMs, firstByte: nil, isHead: isHead,
             sequence: shared.ids.next()
         ))
+        unsettled = true
         needsFlush = true
         guardHandler.responseEnded()
-        written.futureResult.assumeIsolated().whenComplete { [self] result in
-            if case .failure = result { confirm(ok: false) } else { confirm(ok: true) }
-        }
     }
 
     /// Sends a head and a body from a file: one `sendfile` per run of the body, each counted
@@ -186,22 +230,20 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             answer: answer, arrival: arrival, wallMs: wallMs, firstByte: MonotonicClock.nanos(), isHead: isHead,
             sequence: shared.ids.next()
         )
+        attachCompletion()
         socket.write(.byteBuffer(head), promise: nil)
         if body.pinned == nil, body.segments.count == 1 {
-            // One run from a file (any range of up to 256 KiB): confirmed like a buffer answer,
-            // by one completion in write order; no progress object, no closure of its own.
+            // One run from a file (any range of up to 256 KiB): settled like a buffer answer;
+            // no progress object, no promise of its own.
             let segment = body.segments[0]
-            let written = context.eventLoop.makePromise(of: Void.self)
             socket.write(.fileRegion(FileRegion(
                 fileHandle: body.file.handle, readerIndex: Int(segment.offset), endIndex: Int(segment.offset) + segment.count
-            )), promise: written)
+            )), promise: nil)
             sent.file = body.file
             unconfirmed.append(sent)
+            unsettled = true
             needsFlush = true
             guardHandler.responseEnded()
-            written.futureResult.assumeIsolated().whenComplete { [self] result in
-                if case .failure = result { confirm(ok: false) } else { confirm(ok: true) }
-            }
             return
         }
         let progress = PinnedProgress(body: body, store: shared.store)
@@ -327,6 +369,21 @@ final class FastLaneSocketWriter: ChannelOutboundHandler, RemovableChannelHandle
     }
 
     func flush() { context?.flush() }
+
+    /// Bytes the channel holds that the socket has not taken yet; nil once it is closed.
+    func bufferedBytes() -> Int? {
+        try? context?.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)
+    }
+
+    /// An empty write whose completion means every write before it reached the socket.
+    func writeMarker() -> EventLoopFuture<Void>? {
+        guard let context else { return nil }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.write(wrapOutboundOut(.byteBuffer(Self.empty)), promise: promise)
+        return promise.futureResult
+    }
+
+    private static let empty = ByteBuffer()
 }
 
 extension String {
