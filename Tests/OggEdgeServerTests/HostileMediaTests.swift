@@ -116,12 +116,12 @@ import Testing
         return object["error"] as? String
     }
 
-    /// `/admin/stats`' encoder counts; with `untilFailed`, asks again (a bounded number of times)
+    /// `/admin/stats`' encoder counts; with `untilFailed`, asks again (for up to about 10 s)
     /// until the failure count reached it: the failure is counted when the encode's session ends,
     /// which may be just after its `502` went out.
     static func stats(_ server: TestServer, untilFailed: Int = 0) async throws -> (started: Int, failed: Int) {
         var counts = (started: -1, failed: -1)
-        for _ in 0..<100 {
+        for _ in 0..<500 {
             let r = try await server.fetch("/admin/stats", headers: [("Authorization", "Bearer test-admin-token")])
             let object = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
             counts = (object["encodes_started"] as? Int ?? -1, object["encodes_failed"] as? Int ?? -1)

@@ -17,12 +17,15 @@ import Testing
             try #require(fd >= 0)
             defer { close(fd) }
             _ = Array("GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n".utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            // Read nothing for twice the deadline, then drain: the server must have hung up.
-            try await Task.sleep(for: .seconds(2 * Self.stall))
+            // Read nothing until the response is logged (the server gave up on it; bounded well
+            // past the deadline), then drain: the server must have hung up.
+            let stalled: @Sendable ([String: Any]) -> Bool = { $0["uid"] as? String == "stalled" }
+            let logged = await eventually(timeout: .seconds(30)) { server.loggedRecords().contains(where: stalled) }
+            try #require(logged, "the stalled response was never ended")
             let (bytes, closed) = await RawHTTP.readAll(fd: fd, timeout: 20, readLimit: 64 << 20)
             #expect(closed)
             #expect(bytes.count < total, "the whole body cannot have fitted in the socket buffers")
-            let record = try #require(try await server.deliveryRecords().first { $0["uid"] as? String == "stalled" })
+            let record = try #require(server.loggedRecords().first(where: stalled))
             #expect(record["aborted"] as? Bool == true)
             #expect((record["bytes_sent"] as? Int ?? .max) < total)
         }

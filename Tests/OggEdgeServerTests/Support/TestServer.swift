@@ -115,6 +115,12 @@ final class TestServer: Sendable {
     /// The delivery log's records parsed as JSON objects (after the writer flushed).
     func deliveryRecords() async throws -> [[String: Any]] {
         await server.responsesLogged()
+        return loggedRecords()
+    }
+
+    /// The records logged so far, without waiting for responses in flight: for polling with
+    /// `eventually` while a response is still open.
+    func loggedRecords() -> [[String: Any]] {
         server.deliveryLog.flush()
         guard let data = FileManager.default.contents(atPath: logPath) else { return [] }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
