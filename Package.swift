@@ -50,7 +50,7 @@ let package = Package(
         // The LMDB chunk cache: chunks, metadata, one batching writer, LRU eviction.
         .target(
             name: "OggEdgeCache",
-            dependencies: ["CLMDB", "CPosix", "CZlib"],
+            dependencies: ["CLMDB", "CPosix"],
             swiftSettings: swiftSettings
         ),
         // On-demand transcoding with libvorbis: WAV or Ogg Vorbis in, Ogg Vorbis pages out.

@@ -5,7 +5,9 @@
 #
 #   bench/ab.sh SPAN SECONDS ROUNDS BIN...     e.g. bench/ab.sh 64k 5 4 old/oggedge .build/release/oggedge
 #
-# SPAN: 4k, 64k (random ranges of that size), full, or conn: new connections, one 4 KiB range
+# SPAN: 4k, 64k (random ranges of that size), full, player (bench/ttfb.sh's player-like mix:
+# Zipf(1.0) over 400 copies of a 160 kbps track against a cache bound of 32 MiB, warmed by 5 s of
+# it), or conn: new connections, one 4 KiB range
 # each (bench/conn-storm.py: storms of 64 connections at once, 20 storms per second asked for). Every server is pinned to core 0 and
 # started once (cache 256 MiB, warmed with two whole GETs per file; delivery log on unless
 # EXTRA="--delivery-log off"), wrk (-t1 -c64) runs on core 1 against each in turn, ROUNDS times.
@@ -24,27 +26,36 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 [ $# -ge 4 ] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 span="$1"; secs="$2"; rounds="$3"; shift 3; bins=("$@")
-shape="range:$span"; [ "$span" = full ] && shape=full
+shape="range:$span"; pick=uniform; cache=268435456; select='_(96|160|320)kbps\.ogg$'
+[ "$span" = full ] && shape=full
+[ "$span" = player ] && { shape=player; pick=zipf:1.0; cache=33554432; select='^cat'; }
 work="$(mktemp -d /tmp/oggedge-ab.XXXXXX)"; chmod 755 "$work"; [ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 mkdir -p $work/media/tracks $work/media/masters
 ./scripts/make-sample-media.sh media >/dev/null
 cp media/tracks/*.ogg $work/media/tracks/
+if [ "$span" = player ]; then
+  for i in $(seq -w 1 400); do src=demo; [ $((10#$i % 2)) = 0 ] && src=chords; cp media/tracks/${src}_160kbps.ogg $work/media/tracks/cat${i}_160kbps.ogg; done
+fi
 secret_b64="$(head -c 32 /dev/urandom | base64)"; export OGGEDGE_SIGNING_KEYS="bench:$secret_b64"
 nsecret="ab$RANDOM"
-bench_templates $work/media/tracks $work '_(96|160|320)kbps\.ogg$' "$secret_b64" "$nsecret"
+bench_templates $work/media/tracks $work "$select" "$secret_b64" "$nsecret"
 bench_nginx_conf $work/nginx.conf $work 18890 "$nsecret"
 taskset -c 0 nginx -c $work/nginx.conf; sleep 0.5
 npid=$(pgrep -P "$(cat $work/nginx.pid)" | head -1)
 declare -a pids; port=18891
 for b in "${bins[@]}"; do
-  taskset -c 0 "$b" serve --port $port --media $work/media --cache-dir $work/cache-$port --cache-max-bytes 268435456 ${EXTRA:---delivery-log $work/delivery-$port.jsonl} > $work/server-$port.out 2>&1 &
+  taskset -c 0 "$b" serve --port $port --media $work/media --cache-dir $work/cache-$port --cache-max-bytes $cache ${EXTRA:---delivery-log $work/delivery-$port.jsonl} > $work/server-$port.out 2>&1 &
   pids+=($!); port=$((port+1))
 done
 sleep 1
 port=18891
 for b in "${bins[@]}"; do
   for _ in $(seq 400); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
-  while read -r t s; do curl -s -o /dev/null "http://127.0.0.1:$port$t"; curl -s -o /dev/null "http://127.0.0.1:$port$t"; done < $work/o.tpl
+  if [ "$span" = player ]; then
+    taskset -c 1 wrk -t1 -c64 -d5s -s bench/ttfb-requests.lua http://127.0.0.1:$port -- $work/o.tpl player $pick >/dev/null
+  else
+    while read -r t s; do curl -s -o /dev/null "http://127.0.0.1:$port$t"; curl -s -o /dev/null "http://127.0.0.1:$port$t"; done < $work/o.tpl
+  fi
   port=$((port+1))
 done
 sleep 1
@@ -66,7 +77,7 @@ measure() { # name pid port tpl
   fi
   if [ -n "${OPEN:-}" ]; then
     taskset -c 1 .build/release/oggedge-load --url http://127.0.0.1:$3 --rate "$OPEN" --duration $secs --warmup 1 \
-      --connections 64 --arrival poisson --templates $4 --scenario $shape --pick uniform > $work/load.txt 2>&1 || true
+      --connections 64 --arrival poisson --templates $4 --scenario $shape --pick $pick > $work/load.txt 2>&1 || true
     [ -n "$ppid" ] && wait $ppid || true
     read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
     local r; r=$(grep '^RESULT' $work/load.txt || echo "failed")
@@ -76,14 +87,14 @@ measure() { # name pid port tpl
         f["ttfb_p50_ms"], f["ttfb_p99_ms"], f["ttfb_p999_ms"], f["ttfb_max_ms"], f["errors"] + f["bad_status"] + f["unfinished"] }'
     return
   fi
-  ${WRK_WRAP:-} taskset -c 1 wrk -t1 -c64 -d${secs}s -s bench/ttfb-requests.lua http://127.0.0.1:$3 -- $4 $shape uniform > $work/wrk.txt
+  ${WRK_WRAP:-} taskset -c 1 wrk -t1 -c64 -d${secs}s -s bench/ttfb-requests.lua http://127.0.0.1:$3 -- $4 $shape $pick > $work/wrk.txt
   [ -n "$ppid" ] && wait $ppid || true
   read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
   rps=$(awk '/Requests\/sec/ {print $2}' $work/wrk.txt); total=$(grep -o "[0-9]* requests in" $work/wrk.txt | awk '{print $1}')
   p99=$(grep -o 'p50_ms=[0-9.]*\|p99_ms=[0-9.]*\|p999_ms=[0-9.]*\|max_ms=[0-9.]*' $work/wrk.txt | sed 's/_ms=/ /' | tr '\n' ' ')
   awk -v n="$1" -v r=$rps -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 -v t=$total -v p="$p99" 'BEGIN{printf "%-28s rps %8.0f  user %5.2f  sys %5.2f  total %5.2f us/req  %s\n", n, r, (u1-u0)*10000/t, (s1-s0)*10000/t, (u1-u0+s1-s0)*10000/t, p}'
 }
-taskset -c 1 wrk -t1 -c64 -d2s -s bench/ttfb-requests.lua http://127.0.0.1:18890 -- $work/n.tpl $shape uniform >/dev/null
+taskset -c 1 wrk -t1 -c64 -d2s -s bench/ttfb-requests.lua http://127.0.0.1:18890 -- $work/n.tpl $shape $pick >/dev/null
 for r in $(seq $rounds); do
   measure nginx $npid 18890 $work/n.tpl
   port=18891; i=0

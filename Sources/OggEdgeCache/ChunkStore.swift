@@ -2,7 +2,6 @@ import CLMDB
 #if canImport(Glibc)
 import Glibc
 #endif
-import CZlib
 import Dispatch
 import Synchronization
 
@@ -36,7 +35,7 @@ public enum ChunkLookup: Sendable, Equatable {
     case corrupt
 }
 
-/// An LMDB-backed store of fixed-size rendition chunks with per-chunk CRC-32 checksums,
+/// An LMDB-backed store of fixed-size rendition chunks with per-chunk CRC-32C checksums,
 /// bounded in size by least-recently-used eviction.
 ///
 /// Reads run on the caller's thread in a short read transaction and copy the bytes out before it
@@ -62,6 +61,8 @@ public final class ChunkStore: Sendable {
     let writer: ChunkWriter
     /// The LMDB data file (for `sendfile` of pinned ranges).
     public let dataFilePath: String
+    /// Chunks dropped when this store was opened because the cache was of an older format.
+    public let formatResetChunks: Int
     /// Read transactions currently pinning ranges for the socket.
     let pinned = Atomic<Int>(0)
 
@@ -74,6 +75,7 @@ public final class ChunkStore: Sendable {
         self.dataFilePath = directory + "/data.mdb"
         let bound = max(1 << 20, maxBytes) / 4096 * 4096
         let env = try LMDBEnvironment(directory: directory, mapSize: bound)
+        self.formatResetChunks = try Self.settleFormat(env)
         self.env = env
         self.maxBytes = env.mapSize
         self.chunkSize = chunkSize
@@ -343,17 +345,12 @@ public final class ChunkStore: Sendable {
         s.renditions = (try? env.read { txn -> Int64 in
             var st = MDB_stat()
             guard mdb_stat(txn.txn, env.meta, &st) == 0 else { return 0 }
-            // The generation counter lives in the metadata database too.
+            // The generation counter and the format mark live in the metadata database too.
             let counter = try txn.get(env.meta, key: ChunkWriter.generationKey) { _ in 1 } ?? 0
-            return Int64(st.ms_entries) - Int64(counter)
+            let mark = try txn.get(env.meta, key: Self.formatKey) { _ in 1 } ?? 0
+            return Int64(st.ms_entries) - Int64(counter) - Int64(mark)
         }) ?? 0
         return s
-    }
-
-    /// CRC-32 (zlib) of `bytes`.
-    static func crc(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return UInt32(crc32(0, nil, 0)) }
-        return UInt32(crc32(0, base.assumingMemoryBound(to: UInt8.self), uInt(bytes.count)))
     }
 
     static func makeDirectory(_ path: String) throws {

@@ -235,12 +235,14 @@ final class ChunkWriter: @unchecked Sendable {
                     // Only chunks of the rendition's current version are stored.
                     guard chunks, try currentGeneration(id.rendition) == id.generation else { continue }
                     // The value (CRC, little-endian, then the bytes) is written straight into
-                    // the page LMDB reserves for it.
+                    // the page LMDB reserves for it; the CRC is taken of the copy, while it is
+                    // still in the CPU's cache (the queued bytes usually are not any more).
                     try txn.reserve(env.chunks, key: id.key, count: 4 + bytes.count) { value in
+                        let copy = UnsafeMutableRawBufferPointer(rebasing: value[4...])
                         bytes.withUnsafeBytes { payload in
-                            value.storeBytes(of: ChunkStore.crc(payload).littleEndian, as: UInt32.self)
-                            if let base = payload.baseAddress { (value.baseAddress! + 4).copyMemory(from: base, byteCount: payload.count) }
+                            if let base = payload.baseAddress, let to = copy.baseAddress { to.copyMemory(from: base, byteCount: payload.count) }
                         }
+                        value.storeBytes(of: ChunkStore.crc(UnsafeRawBufferPointer(copy)).littleEndian, as: UInt32.self)
                     }
                     stored.insert(id)
                     book.recency.withLock { $0.touch(id, verified: true) }
@@ -310,7 +312,7 @@ final class ChunkWriter: @unchecked Sendable {
         var current: [String: UInt32] = [:]
         var unusable: [[UInt8]] = []
         try txn.forEach(env.meta) { key, value in
-            guard !key.elementsEqual(Self.generationKey) else { return }
+            guard !ChunkStore.isReservedMetaKey(key) else { return }
             // A fill that never finished (the process died) or a record of an older format: gone.
             if let meta = RenditionMeta.decode(value), meta.isComplete {
                 current[String(decoding: key, as: UTF8.self)] = meta.generation

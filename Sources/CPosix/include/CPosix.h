@@ -1,6 +1,11 @@
 #ifndef OGGEDGE_CPOSIX_H
 #define OGGEDGE_CPOSIX_H
+#include <stdint.h>
 #include <sys/types.h>
+
+/// CRC-32C (Castagnoli) of `count` bytes, continuing `crc` (0 to start); the CPU's `crc32`
+/// instruction where there is one (x86-64 with SSE4.2), else a table.
+uint32_t oggedge_crc32c(uint32_t crc, const void *bytes, size_t count);
 
 /// Reads up to `count` bytes at `offset` only if they are already in the page cache
 /// (`preadv2` with `RWF_NOWAIT`): -1 with `errno` `EAGAIN` when reading would wait for the disk,
