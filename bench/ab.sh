@@ -81,7 +81,8 @@ measure() { # name pid port tpl
     [ -n "$ppid" ] && wait $ppid || true
     read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
     local r; r=$(grep '^RESULT' $work/load.txt || echo "failed")
-    total=$(echo "$r" | grep -o ' ok=[0-9]*' | cut -d= -f2); total=${total:-1}
+    # CPU is read around the whole run, its 1 s of warm-up included: count those requests too.
+    total=$(echo "$r" | grep -o ' ok=[0-9]*' | cut -d= -f2); total=$(( ${total:-1} * (secs + 1) / secs ))
     echo "$r" | awk -v n="$1" -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 -v t=$total '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
       END { printf "%-28s rps %8.0f  user %5.2f  sys %5.2f us/req  ttfb p50 %s p99 %s p999 %s max %s  errors %s\n", n, f["rps"], (u1-u0)*10000/t, (s1-s0)*10000/t,
         f["ttfb_p50_ms"], f["ttfb_p99_ms"], f["ttfb_p999_ms"], f["ttfb_max_ms"], f["errors"] + f["bad_status"] + f["unfinished"] }'
