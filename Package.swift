@@ -36,7 +36,6 @@ let package = Package(
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CVorbis", pkgConfig: "vorbisenc", providers: [.apt(["libvorbis-dev", "libogg-dev"])]),
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
-        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // POSIX calls Glibc's Swift module does not expose (`preadv2` with `RWF_NOWAIT`, thread
         // scheduling policy and name).
         .target(name: "CPosix"),
@@ -192,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SystemLibraryTests",
-            dependencies: ["CLMDB", "CVorbis", "CHiredis", "CZlib"],
+            dependencies: ["CLMDB", "CVorbis", "CHiredis"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

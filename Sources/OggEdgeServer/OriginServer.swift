@@ -83,6 +83,12 @@ public struct OriginServer: Sendable {
             throw ConfigurationError("cannot open the chunk cache in \(configuration.cacheDirectory): \(error)")
         }
         self.store = store
+        if let store, store.formatResetChunks > 0 {
+            logger.notice(
+                "the chunk cache was of an older format and has been emptied",
+                metadata: ["directory": "\(configuration.cacheDirectory)", "chunks": "\(store.formatResetChunks)"]
+            )
+        }
         let parentTier = try Self.parentTier(configuration, logger: logger)
         self.parentTier = parentTier
         let directory = RenditionDirectory(

@@ -1,7 +1,6 @@
 import CHiredis
 import CLMDB
 import CVorbis
-import CZlib
 import Testing
 
 /// One call into each system library, so a missing `-dev` package fails at once.
@@ -26,13 +25,6 @@ struct SystemLibraryTests {
         defer { vorbis_info_clear(info) }
         let rc = vorbis_encode_init(info, 2, 44_100, -1, 160_000, -1)
         #expect(rc == 0)
-    }
-
-    @Test func zlibComputesTheCRC32CheckValue() {
-        // The standard CRC-32 check value of "123456789".
-        let bytes = Array("123456789".utf8)
-        let crc = bytes.withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }
-        #expect(crc == 0xCBF4_3926)
     }
 
     @Test func hiredisFormatsACommandWithoutAServer() {
