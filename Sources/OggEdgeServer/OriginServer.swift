@@ -217,6 +217,10 @@ public struct OriginServer: Sendable {
     /// Responses the fast lane has answered (cache hits served synchronously on an event loop).
     public var fastLaneResponses: Int { fastLane?.answered ?? 0 }
 
+    /// Fast-lane answers whose body's first bytes went out with the head (so the rest of the
+    /// body leaves in whole TCP segments).
+    public var fastLaneRuntsCarried: Int { fastLane?.runtsCarried ?? 0 }
+
     /// Connections that needed the general path so far (the others were served on their event
     /// loop from accept to close: see ``EdgeHTTPServer``).
     public var generalPathConnections: Int { connections.generalPathConnections }

@@ -162,6 +162,36 @@ import Testing
     /// Requests read straight from the socket's bytes (in front of NIO's decoder) and requests
     /// the decoder reads share a connection: a head split across writes, a body, a hand-on, in
     /// every order, and each answer is still the right one, in order.
+    /// A body sent from the file whose length is not a whole number of TCP segments has its
+    /// first `length % MSS` bytes carried behind the head, so the rest leaves in whole segments:
+    /// every byte still arrives, in order, whether the bytes were carried or not.
+    @Test func theFirstBytesOfAFileBodyGoWithTheHead() async throws {
+        try await TestServer.with { server in
+            let target = server.sign(Self.track)
+            try await Self.warm(server, target)
+            let body = TestMedia.bytes("demo_160kbps.ogg")
+            try #require(body.count > 71_000)
+            let port = server.port
+            let before = server.server.fastLaneRuntsCarried
+            // 66,000-byte bodies: a runt of 464, 2,512 or 517 bytes at the segment sizes loopback
+            // goes through (32,768, 63,488, 65,483); 65,536 bytes: a runt of 53 at 65,483.
+            let ranges = [(0, 65_999), (1_000, 66_999), (5_000, 70_999), (0, 65_535), (5_000, 70_535), (2_000, 67_999)]
+            let responses = await offload { () -> [KeepAliveClient.Response] in
+                guard let client = KeepAliveClient(port: port) else { return [] }
+                return ranges.compactMap { client.exchange("GET", target, headers: ["Range: bytes=\($0.0)-\($0.1)"]) }
+            }
+            try #require(responses.count == ranges.count)
+            for (r, (from, to)) in zip(responses, ranges) {
+                #expect(r.status == 206)
+                #expect(r.header("content-length") == String(to - from + 1))
+                #expect(r.body == Array(body[from...to]), "bytes \(from)-\(to)")
+            }
+            #expect(server.server.fastLaneRuntsCarried - before >= 1)
+            let records = try await server.deliveryRecords().filter { $0["range"] is String }.suffix(ranges.count)
+            #expect(records.map { $0["bytes_sent"] as? Int } == ranges.map { $0.1 - $0.0 + 1 })
+        }
+    }
+
     @Test func rawAndDecodedRequestsShareAConnectionInOrder() async throws {
         try await TestServer.with { server in
             let target = server.sign(Self.track)

@@ -31,10 +31,17 @@ final class FastLaneShared: Sendable {
     private let lanes = Mutex<[ObjectIdentifier: NIOLoopBound<FastLane>]>([:])
     private let answeredCount = Atomic<Int>(0)
 
+    private let runtsCarriedCount = Atomic<Int>(0)
+
     /// Responses answered by the fast lane so far (all loops).
     var answered: Int { answeredCount.load(ordering: .relaxed) }
 
+    /// Answers whose body's first bytes went with the head (``FastLane``'s `carryRunt`).
+    var runtsCarried: Int { runtsCarriedCount.load(ordering: .relaxed) }
+
     func countAnswer() { answeredCount.wrappingAdd(1, ordering: .relaxed) }
+
+    func countRuntCarried() { runtsCarriedCount.wrappingAdd(1, ordering: .relaxed) }
 
     init(
         verifier: URLVerifier, directory: RenditionDirectory, store: ChunkStore, rangePolicy: RangePolicy, bodyLimit: Int,
@@ -132,8 +139,11 @@ final class FastLane {
     /// ``FastLaneHandler/isCandidate(_:)`` or ``RawRequestScanner``): the response head (with the
     /// body copied in, or the body to `sendfile` from a file), and what its log needs; nil to let
     /// the general path answer it.
+    /// - Parameter segmentSize: the connection's TCP maximum segment size (0: unknown), for
+    ///   ``carryRunt(_:segmentSize:)``.
     func answer(
-        isHead: Bool, target: String, request: FastRequest, clientIP: String, nowSeconds: Int64, nowNanos: UInt64
+        isHead: Bool, target: String, request: FastRequest, clientIP: String, nowSeconds: Int64, nowNanos: UInt64,
+        segmentSize: Int = 0
     ) -> (bytes: ByteBuffer, file: FileBody?, answer: Answer)? {
         let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
         let path = target[..<pathEnd]
@@ -217,6 +227,7 @@ final class FastLane {
                 copiesBody: false, store: shared.store
             )
         }
+        if file != nil, segmentSize > 0 { carryRunt(&file, segmentSize: segmentSize) }
         var startsPlayback = false
         if sendsBody, let body, let offset = meta.playbackOffset, body.start == 0, body.end + 1 >= offset { startsPlayback = true }
         return (out, file, Answer(
@@ -225,6 +236,30 @@ final class FastLane {
             contentLength: status == 304 ? nil : bodyLength, bodyBytes: sendsBody ? bodyLength : 0,
             startsPlayback: startsPlayback, cache: cache
         ))
+    }
+
+    /// Most body bytes carried behind the head by ``carryRunt(_:segmentSize:)``.
+    static let maxCarried = 16 * 1024
+
+    /// Moves the first `count % segmentSize` bytes of a body sent from a file in one run into
+    /// `out`, behind the head (read from the page cache only; nothing moves if they are not
+    /// there), so that the head and those bytes make one TCP segment and `sendfile` sends the
+    /// rest in whole segments. Otherwise the kernel sends the head as a segment of its own and
+    /// ends the body with a short one: three segments for a 64 KiB range on loopback (MSS 65,483)
+    /// instead of two, and each costs a pass through both sides' TCP stacks whatever its size
+    /// (bodies of 65,000 bytes cost a quarter less system time than bodies of 65,536).
+    private func carryRunt(_ file: inout FileBody?, segmentSize: Int) {
+        guard var body = file, body.pinned == nil, body.segments.count == 1 else { return }
+        let run = body.segments[0]
+        let runt = run.count % segmentSize
+        guard runt > 0, runt < run.count, runt <= Self.maxCarried, out.readableBytes + runt <= segmentSize else { return }
+        let read = out.writeWithUnsafeMutableBytes(minimumWritableBytes: runt) { memory in
+            body.file.readResident(into: memory.baseAddress!, count: runt, offset: run.offset) == runt ? runt : 0
+        }
+        guard read == runt else { return }
+        body.segments[0] = (run.offset + Int64(runt), run.count - runt)
+        file = body
+        shared.countRuntCarried()
     }
 
     /// Writes a response head (and the body, when `copiesBody`, from the chunk cache) into
@@ -313,7 +348,7 @@ final class FastLane {
 struct FileBody {
     let file: DataFile
     /// (offset in the file, bytes), in body order.
-    let segments: [(offset: Int64, count: Int)]
+    var segments: [(offset: Int64, count: Int)]
     let pinned: PinnedRange?
 
     /// Largest run written at once: `bytes_sent` of a response cut short counts whole runs.

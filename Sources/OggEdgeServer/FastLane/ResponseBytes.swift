@@ -1,3 +1,4 @@
+import CPosix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -101,6 +102,12 @@ final class DataFile: Sendable {
     var isUnchanged: Bool {
         guard let identity else { return true }
         return FileIdentity.ofDescriptor(fd) == identity
+    }
+
+    /// Reads `count` bytes at `offset` into `memory` if they are in the page cache (never waits
+    /// for the disk); the bytes read, or -1.
+    func readResident(into memory: UnsafeMutableRawPointer, count: Int, offset: Int64) -> Int {
+        oggedge_pread_resident(fd, memory, count, off_t(offset))
     }
 
     deinit {
