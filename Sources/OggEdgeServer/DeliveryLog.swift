@@ -42,7 +42,7 @@ public final class DeliveryLog: Service, Sendable {
     /// Creates a delivery log writing to `path` (created with its directory if missing).
     public init(
         path: String?, shipper: RedisStreamShipper? = nil, rotateBytes: Int64 = 0, maxPendingBytes: Int = 8 << 20,
-        flushInterval: Duration = .milliseconds(50), logger: Logger
+        flushInterval: Duration = .milliseconds(10), logger: Logger
     ) throws {
         self.path = path
         self.shipper = shipper
