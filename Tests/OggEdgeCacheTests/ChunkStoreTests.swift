@@ -183,6 +183,7 @@ import Testing
         defer { store.close() }
         var rng = SplitMix64(seed: 42)
         var metas: [String: RenditionMeta] = [:]
+        var highest: Int64 = 0  // the most live bytes seen over the last 100 steps
         for step in 0..<1_000 {
             let name = "r\(rng.next() % 40)_96kbps"
             let length = Int64(1 + rng.next() % UInt64(store.chunkSize * 9))
@@ -204,10 +205,11 @@ import Testing
                 #expect(found == .missing)
                 await Self.put(store, id, expected)
             }
-            if step % 100 == 0 {
+            if step % 100 == 0 || step >= 900 {
                 let stats = store.stats()
                 #expect(stats.bytes <= Int64(store.writer.highWater))
                 #expect(stats.fileBytes <= Int64(bound))
+                if step >= 900 { highest = max(highest, stats.bytes) }
             }
         }
         let stats = store.stats()
@@ -216,8 +218,11 @@ import Testing
         #expect(stats.fileBytes <= Int64(bound))
         let size = (try? FileManager.default.attributesOfItem(atPath: dir + "/data.mdb")[.size] as? Int) ?? Int.max
         #expect(size <= bound)
-        // Kept near the bound, not far under it.
-        #expect(stats.bytes >= Int64(store.writer.highWater - 2 * store.writer.evictionBand - 2 * store.writer.chunkPages))
+        // Kept near the bound, not far under it. Over a stretch, not at one instant: when free
+        // pages are too fragmented for a chunk (MDB_MAP_FULL), the writer evicts a chunk and a
+        // band more for that commit, and how often that happens depends on how commits were
+        // batched (timing); the fills after it bring the store back up.
+        #expect(highest >= Int64(store.writer.highWater - 2 * store.writer.evictionBand - 2 * store.writer.chunkPages))
     }
 
     @Test func theLeastRecentlyUsedChunkGoesFirst() async throws {
