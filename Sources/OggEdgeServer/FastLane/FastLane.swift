@@ -140,10 +140,10 @@ final class FastLane {
     /// body copied in, or the body to `sendfile` from a file), and what its log needs; nil to let
     /// the general path answer it.
     /// - Parameter segmentSize: the connection's TCP maximum segment size (0: unknown), for
-    ///   ``carryRunt(_:segmentSize:)``.
+    ///   ``carryRunt(_:segmentSize:)``; asked only for a body sent from a file in one run.
     func answer(
         isHead: Bool, target: String, request: FastRequest, clientIP: String, nowSeconds: Int64, nowNanos: UInt64,
-        segmentSize: Int = 0
+        segmentSize: () -> Int = { 0 }
     ) -> (bytes: ByteBuffer, file: FileBody?, answer: Answer)? {
         let pathEnd = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
         let path = target[..<pathEnd]
@@ -227,7 +227,7 @@ final class FastLane {
                 copiesBody: false, store: shared.store
             )
         }
-        if file != nil, segmentSize > 0 { carryRunt(&file, segmentSize: segmentSize) }
+        carryRunt(&file, segmentSize: segmentSize)
         var startsPlayback = false
         if sendsBody, let body, let offset = meta.playbackOffset, body.start == 0, body.end + 1 >= offset { startsPlayback = true }
         return (out, file, Answer(
@@ -248,8 +248,10 @@ final class FastLane {
     /// ends the body with a short one: three segments for a 64 KiB range on loopback (MSS 65,483)
     /// instead of two, and each costs a pass through both sides' TCP stacks whatever its size
     /// (bodies of 65,000 bytes cost a fifth less system time than bodies of 65,536).
-    private func carryRunt(_ file: inout FileBody?, segmentSize: Int) {
+    private func carryRunt(_ file: inout FileBody?, segmentSize: () -> Int) {
         guard var body = file, body.pinned == nil, body.segments.count == 1 else { return }
+        let segmentSize = segmentSize()
+        guard segmentSize > 0 else { return }
         let run = body.segments[0]
         let runt = run.count % segmentSize
         guard runt > 0, runt < run.count, runt <= Self.maxCarried, out.readableBytes + runt <= segmentSize else { return }

@@ -102,7 +102,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     ) -> Bool {
         guard context.channel.isWritable, let (bytes, file, answer) = lane.answer(
             isHead: isHead, target: target, request: request, clientIP: clientIP, nowSeconds: wallMs / 1000, nowNanos: arrival,
-            segmentSize: socket.segmentSize()
+            segmentSize: socket.segmentSize
         ) else { return false }
         if let file {
             sendFile(bytes, file, answer, arrival: arrival, wallMs: wallMs, isHead: isHead, context: context)
@@ -377,8 +377,9 @@ final class FastLaneSocketWriter: ChannelOutboundHandler, RemovableChannelHandle
     /// The connection's TCP maximum segment size as the kernel uses it to cut what is sent (0:
     /// unknown). It grows with the peer's window (bounded by half the largest window seen:
     /// 32,768 then 47,616 then 65,483 on loopback as a client's window opens), so it is asked
-    /// of the socket for each of a connection's first 16 answers, then for every 16th; a value
-    /// gone stale costs a few bytes copied for nothing, never a wrong byte.
+    /// of the socket for each of a connection's first 16 such answers, then for every 16th; a value
+    /// gone stale costs a few bytes copied for nothing, never a wrong byte. Asked only for
+    /// answers whose body leaves from a file in one run.
     func segmentSize() -> Int {
         segmentAnswers &+= 1
         if segmentAnswers <= 16 || segmentAnswers & 15 == 0, let context {
