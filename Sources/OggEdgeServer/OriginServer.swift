@@ -37,7 +37,7 @@ public struct OriginServer: Sendable {
     /// The parents this node pulls from (`--upstream`); `nil` when it has none.
     public let parentTier: ParentTier?
     /// Which version of each rendition, filled how: the cache in front of every origin.
-    let directory: RenditionDirectory
+    package let directory: RenditionDirectory
     let handler: OriginHandler
     /// Per-loop answers to cache hits, when the cache is on and the fast lane not switched off.
     let fastLane: FastLaneShared?

@@ -1,7 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
+import OggEdgeDelivery
 import OggEdgeServer
+import OggEdgeTesting
 import Testing
 
 /// The hostile-media corpus (``HostileMedia``) in `tracks/` and `masters/` of a real server:
@@ -116,18 +118,15 @@ import Testing
         return object["error"] as? String
     }
 
-    /// `/admin/stats`' encoder counts; with `untilFailed`, asks again (for up to about 10 s)
-    /// until the failure count reached it: the failure is counted when the encode's session ends,
-    /// which may be just after its `502` went out.
-    static func stats(_ server: TestServer, untilFailed: Int = 0) async throws -> (started: Int, failed: Int) {
-        var counts = (started: -1, failed: -1)
-        for _ in 0..<500 {
-            let r = try await server.fetch("/admin/stats", headers: [("Authorization", "Bearer test-admin-token")])
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
-            counts = (object["encodes_started"] as? Int ?? -1, object["encodes_failed"] as? Int ?? -1)
-            if counts.failed >= untilFailed { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return counts
+    /// `/admin/stats`' encoder counts; with `untilFailed`, first waits (up to 30 s) for the
+    /// directory's failure count to reach it: a failure is counted when the encode's session
+    /// ends, which may be just after its `502` went out.
+    static func stats(_ server: TestServer, untilFailed: UInt64 = 0) async throws -> (started: Int, failed: Int) {
+        let directory = server.server.directory
+        let reached = await eventually(timeout: .seconds(30)) { directory.encodesFailed >= untilFailed }
+        try #require(reached, "the encoder failure was never counted")
+        let r = try await server.fetch("/admin/stats", headers: [("Authorization", "Bearer test-admin-token")])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
+        return (object["encodes_started"] as? Int ?? -1, object["encodes_failed"] as? Int ?? -1)
     }
 }
