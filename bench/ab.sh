@@ -20,6 +20,7 @@
 #                    too); PERF_ARGS replaces "-e task-clock -g -p PID" (PID = the server's)
 #   WRK_WRAP=CMD     prefix for the wrk command (e.g. "/usr/bin/time -f %U/%S")
 #   KEEP=1           keep the work directory (delivery logs, configs) in /tmp
+#   PLAYER_CACHE=N   the player span's cache bound in bytes (default 33554432; 1073741824: no eviction)
 # Needs nginx (with secure_link) and wrk, as bench/ttfb.sh installs them. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ cd "$(dirname "$0")/.."
 span="$1"; secs="$2"; rounds="$3"; shift 3; bins=("$@")
 shape="range:$span"; pick=uniform; cache=268435456; select='_(96|160|320)kbps\.ogg$'
 [ "$span" = full ] && shape=full
-[ "$span" = player ] && { shape=player; pick=zipf:1.0; cache=33554432; select='^cat'; }
+[ "$span" = player ] && { shape=player; pick=zipf:1.0; cache=${PLAYER_CACHE:-33554432}; select='^cat'; }
 work="$(mktemp -d /tmp/oggedge-ab.XXXXXX)"; chmod 755 "$work"; [ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 mkdir -p $work/media/tracks $work/media/masters
 ./scripts/make-sample-media.sh media >/dev/null
@@ -92,7 +93,7 @@ measure() { # name pid port tpl
   [ -n "$ppid" ] && wait $ppid || true
   read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
   rps=$(awk '/Requests\/sec/ {print $2}' $work/wrk.txt); total=$(grep -o "[0-9]* requests in" $work/wrk.txt | awk '{print $1}')
-  p99=$(grep -o 'p50_ms=[0-9.]*\|p99_ms=[0-9.]*\|p999_ms=[0-9.]*\|max_ms=[0-9.]*' $work/wrk.txt | sed 's/_ms=/ /' | tr '\n' ' ')
+  p99=$(grep -o 'mean_ms=[0-9.]*\|p50_ms=[0-9.]*\|p90_ms=[0-9.]*\|p99_ms=[0-9.]*\|p999_ms=[0-9.]*\|max_ms=[0-9.]*' $work/wrk.txt | sed 's/_ms=/ /' | tr '\n' ' ')
   awk -v n="$1" -v r=$rps -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 -v t=$total -v p="$p99" 'BEGIN{printf "%-28s rps %8.0f  user %5.2f  sys %5.2f  total %5.2f us/req  %s\n", n, r, (u1-u0)*10000/t, (s1-s0)*10000/t, (u1-u0+s1-s0)*10000/t, p}'
 }
 taskset -c 1 wrk -t1 -c64 -d2s -s bench/ttfb-requests.lua http://127.0.0.1:18890 -- $work/n.tpl $shape $pick >/dev/null

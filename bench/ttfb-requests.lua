@@ -85,10 +85,10 @@ end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "WRK_RESULT requests=%d duration_us=%d bytes=%d rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f " ..
+    "WRK_RESULT requests=%d duration_us=%d bytes=%d rps=%.1f mean_ms=%.3f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f " ..
     "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
     summary.requests, summary.duration, summary.bytes, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency.mean / 1000, latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
     latency:percentile(99.9) / 1000, latency.max / 1000,
     e.connect, e.read, e.write, e.status, e.timeout))
 end

@@ -76,6 +76,9 @@ public struct OriginConfiguration: Sendable {
         public var sendStallTimeoutSeconds: Int64 = 30
         /// Most concurrent connections; further ones wait in the accept backlog.
         public var maxConnections = 4096
+        /// Most rendition files each event loop keeps open for `sendfile`; nil: what the
+        /// open-file limit leaves after the connections (``FileDescriptorLimit/originFileBudget(connections:loops:)``).
+        public var originFilesPerLoop: Int?
         /// After SIGTERM, `/readyz` answers 503 for this long while connections are still
         /// accepted, so load balancers stop sending new work first.
         public var drainDelayMilliseconds: Int64 = 1000

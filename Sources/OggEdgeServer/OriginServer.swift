@@ -137,7 +137,9 @@ public struct OriginServer: Sendable {
                 verifier: verifier, directory: directory, store: store, rangePolicy: rangePolicy,
                 bodyLimit: limits.singleWriteLimit, log: log, metrics: OriginMetrics.shared, counters: counters,
                 inFlight: inFlight, ids: ids, unlogged: unlogged,
-                sendfileThreshold: ProcessInfo.processInfo.environment["OGGEDGE_EXPERIMENTAL_SENDFILE"] == "1" ? 32 * 1024 : nil
+                sendfileThreshold: ProcessInfo.processInfo.environment["OGGEDGE_EXPERIMENTAL_SENDFILE"] == "1" ? 32 * 1024 : nil,
+                maxOriginFiles: limits.originFilesPerLoop
+                    ?? FileDescriptorLimit.originFileBudget(connections: limits.maxConnections, loops: Self.loopCount(eventLoopGroup))
             )
         } else {
             self.fastLane = nil
@@ -208,6 +210,13 @@ public struct OriginServer: Sendable {
     }
 
     /// `logs/delivery.jsonl` → `logs/playback.jsonl`; no delivery log, no playback log.
+    /// How many event loops `group` runs.
+    static func loopCount(_ group: MultiThreadedEventLoopGroup) -> Int {
+        var count = 0
+        for _ in group.makeIterator() { count += 1 }
+        return count
+    }
+
     static func playbackLogPath(_ deliveryLog: String?) -> String? {
         guard let deliveryLog else { return nil }
         guard let slash = deliveryLog.lastIndex(of: "/") else { return "playback.jsonl" }

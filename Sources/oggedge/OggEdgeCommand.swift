@@ -76,7 +76,7 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "oggedge")
         logger.logLevel = ProcessInfo.processInfo.environment["OGGEDGE_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
         // Enough descriptors for --max-connections, or a clear word on what will happen instead.
-        let files = FileDescriptorLimit.raise(forConnections: configuration.limits.maxConnections)
+        let files = FileDescriptorLimit.raise(forConnections: configuration.limits.maxConnections, loops: CPUAffinity.allowedCPUs())
         if files.after > files.before {
             logger.info("open-file limit raised", metadata: ["from": "\(files.before)", "to": "\(files.after)"])
         }

@@ -7,7 +7,7 @@ import OggEdgeDelivery
 /// missing chunks read from the page cache only and handed to the rendition's fill session.
 extension FastLane {
     /// The file to answer a miss of `handle` from: the one its handle keeps open, else (past
-    /// ``maxOriginFiles``) the rendition's file opened for this answer and checked to be the
+    /// ``FastLaneShared/maxOriginFiles``) the rendition's file opened for this answer and checked to be the
     /// version the handle was made from; nil for renditions that are not files.
     func originForMiss(_ handle: RenditionHandle) -> DataFile? {
         if let open = handle.originFile { return open }

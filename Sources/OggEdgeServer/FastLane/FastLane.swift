@@ -28,6 +28,9 @@ final class FastLaneShared: Sendable {
     /// Bodies at least this long of a rendition that is a file in `tracks/` are sent from that
     /// file with `sendfile` (no copy, no body limit); nil: never.
     let originSendfileThreshold: Int?
+    /// Most rendition files each loop keeps open for `sendfile`; a rendition past it is opened
+    /// for each miss it answers, and its hits are copied from the cache.
+    let maxOriginFiles: Int
     private let lanes = Mutex<[ObjectIdentifier: NIOLoopBound<FastLane>]>([:])
     private let answeredCount = Atomic<Int>(0)
 
@@ -46,8 +49,10 @@ final class FastLaneShared: Sendable {
     init(
         verifier: URLVerifier, directory: RenditionDirectory, store: ChunkStore, rangePolicy: RangePolicy, bodyLimit: Int,
         log: DeliveryLog, metrics: OriginMetrics, counters: DeliveryCounters, inFlight: InFlightResponses, ids: RequestIDGenerator,
-        unlogged: UnloggedResponses, sendfileThreshold: Int? = nil, originSendfileThreshold: Int? = 32 * 1024
+        unlogged: UnloggedResponses, sendfileThreshold: Int? = nil, originSendfileThreshold: Int? = 32 * 1024,
+        maxOriginFiles: Int = FileDescriptorLimit.originFilesPerLoop
     ) {
+        self.maxOriginFiles = maxOriginFiles
         self.verifier = verifier
         self.directory = directory
         self.store = store
@@ -92,10 +97,9 @@ final class FastLaneShared: Sendable {
 final class FastLane {
     let shared: FastLaneShared
     private var handles: [Substring: RenditionHandle] = [:]
-    /// Handles of this loop holding their file open (bounded: descriptors are for connections).
+    /// Handles of this loop holding their file open (bounded by the shared
+    /// ``FastLaneShared/maxOriginFiles``: descriptors are for connections first).
     private var originFilesOpen = 0
-    /// Most rendition files a loop keeps open for `sendfile`; renditions past it are copied.
-    static let maxOriginFiles = 256
     private var tokens: TokenMemo
     /// The directory's change count, kept here: reading it through the directory would retain
     /// the directory on every request (see ``RenditionDirectory/ChangeCount``).
@@ -337,7 +341,7 @@ final class FastLane {
         if shared.originSendfileThreshold != nil, meta.kind == .file,
            let origin = shared.directory.fileOrigin(track.renditionKey), meta.source == origin.identity.source {
             handle.origin = origin
-            if originFilesOpen < Self.maxOriginFiles { handle.originFile = DataFile(path: origin.path, identity: origin.identity) }
+            if originFilesOpen < shared.maxOriginFiles { handle.originFile = DataFile(path: origin.path, identity: origin.identity) }
         }
         if handles.updateValue(handle, forKey: Substring(handle.path))?.originFile != nil { originFilesOpen -= 1 }
         if handle.originFile != nil { originFilesOpen += 1 }
