@@ -136,11 +136,13 @@ final class ChunkWriter: @unchecked Sendable {
                     return (b, q.stopping && q.ops.isEmpty)
                 }
                 if !batch.isEmpty {
-                    apply(batch)
+                    let stored = apply(batch)
                     let applied = batch.reduce(0) { sum, op in
                         if case .putChunk(_, let bytes, _) = op { return sum + bytes.count } else { return sum }
                     }
+                    // Off the backlog before any callback runs (a barrier's waiter sees it).
                     backlog.wrappingSubtract(applied, ordering: .relaxed)
+                    Self.complete(batch, stored: stored)
                 }
                 if stopping {
                     done.signal()
@@ -157,7 +159,8 @@ final class ChunkWriter: @unchecked Sendable {
         return max(page, (count + 4 + 16 + page - 1) / page * page)
     }
 
-    private func apply(_ batch: [WriteOp]) {
+    /// Commits `batch`; the chunks stored (its callbacks are the caller's to run).
+    private func apply(_ batch: [WriteOp]) -> Set<ChunkID> {
         var stored: Set<ChunkID> = []
         do {
             stored = try commit(batch, chunks: true)
@@ -181,7 +184,7 @@ final class ChunkWriter: @unchecked Sendable {
         } catch {
             stored = (try? commit(batch, chunks: false)) ?? []
         }
-        Self.complete(batch, stored: stored)
+        return stored
     }
 
     /// Runs the callbacks of applied (or refused) operations.
