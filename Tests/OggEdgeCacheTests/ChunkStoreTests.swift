@@ -21,8 +21,13 @@ import Testing
     }
 
     /// Puts a chunk and waits until the writer has committed it.
+    /// Stores one chunk and waits for its commit (a barrier behind it: the writer does not hold
+    /// the commit back for more chunks, see `ChunkWriter.gather`).
     static func put(_ store: ChunkStore, _ id: ChunkID, _ bytes: [UInt8]) async {
-        await withCheckedContinuation { c in store.putChunk(id, bytes: bytes) { _ in c.resume() } }
+        await withCheckedContinuation { c in
+            store.putChunk(id, bytes: bytes) { _ in c.resume() }
+            store.afterQueuedWrites {}
+        }
     }
 
     static func read(_ store: ChunkStore, _ id: ChunkID) -> (ChunkLookup, [UInt8]) {
