@@ -48,6 +48,9 @@ final class TestServer: Sendable {
         config.cacheDirectory = logDir + "/cache"
         config.adminToken = adminToken
         config.limits.drainDelayMilliseconds = 0
+        // What `serve` derives from the open-file limit would depend on the machine's limit
+        // (0 where the soft limit is below max-connections): the tests fix it.
+        config.limits.originFilesPerLoop = 256
         configure(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
