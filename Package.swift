@@ -230,6 +230,7 @@ let package = Package(
             name: "OggEdgeServerTests",
             dependencies: [
                 "CAllocationCounter",
+                "CPosix",
                 "OggEdgeCore",
                 "OggEdgeCache",
                 "OggEdgeRedis",

@@ -100,6 +100,7 @@ public final class OriginMetrics: Sendable {
             ("oggedge_redis_sent", "Delivery records sent to Redis since start"),
             ("oggedge_redis_dropped", "Delivery records dropped because the spool was full"),
             ("oggedge_fast_lane_responses", "Responses answered by the fast lane since start (the rest went the general way)"),
+            ("oggedge_fast_lane_cold_declines", "Requests the fast lane handed to the general path because the file pages it would send were not in memory"),
         ] {
             gauges[name] = registry.makeGauge(descriptor: .init(metricName: name, unitName: "", helpText: help))
         }

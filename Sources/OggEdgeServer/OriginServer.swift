@@ -165,7 +165,10 @@ public struct OriginServer: Sendable {
             player: player.routes,
             sampleGauges: { [shipper, sampledLane] in
                 let metrics = OriginMetrics.shared
-                if let sampledLane { metrics.set("oggedge_fast_lane_responses", Int64(sampledLane.answered)) }
+                if let sampledLane {
+                    metrics.set("oggedge_fast_lane_responses", Int64(sampledLane.answered))
+                    metrics.set("oggedge_fast_lane_cold_declines", Int64(sampledLane.coldDeclines))
+                }
                 if let stats = store?.stats() {
                     metrics.set("oggedge_cache_bytes", stats.bytes)
                     metrics.set("oggedge_cache_file_bytes", stats.fileBytes)
@@ -229,6 +232,10 @@ public struct OriginServer: Sendable {
     /// Fast-lane answers whose body's first bytes went out with the head (so the rest of the
     /// body leaves in whole TCP segments).
     public var fastLaneRuntsCarried: Int { fastLane?.runtsCarried ?? 0 }
+
+    /// Requests the fast lane handed to the general path because the rendition file's pages it
+    /// would have sent were not in memory (so `sendfile` would have waited for the disk on the loop).
+    public var fastLaneColdDeclines: Int { fastLane?.coldDeclines ?? 0 }
 
     /// Connections that needed the general path so far (the others were served on their event
     /// loop from accept to close: see ``EdgeHTTPServer``).

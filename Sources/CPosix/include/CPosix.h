@@ -12,6 +12,11 @@ uint32_t oggedge_crc32c(uint32_t crc, const void *bytes, size_t count);
 /// `EOPNOTSUPP`/`ENOSYS` where the kernel or file system cannot tell.
 ssize_t oggedge_pread_resident(int fd, void *buffer, size_t count, off_t offset);
 
+/// Whether every page of `count` bytes at `offset` of `fd` is in the page cache, asked with
+/// `cachestat(2)` (Linux 6.5+; no page is touched or read): 1 yes, 0 no, -1 cannot tell (the
+/// kernel has no `cachestat`, or refused it: after a first `ENOSYS`/`EPERM` it is not asked again).
+int oggedge_range_resident(int fd, off_t offset, size_t count);
+
 /// Linux's `SCHED_BATCH` scheduling policy.
 int oggedge_sched_batch_policy(void);
 

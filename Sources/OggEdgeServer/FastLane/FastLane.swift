@@ -46,6 +46,14 @@ final class FastLaneShared: Sendable {
 
     func countRuntCarried() { runtsCarriedCount.wrappingAdd(1, ordering: .relaxed) }
 
+    private let coldDeclinesCount = Atomic<Int>(0)
+
+    /// Requests the lane handed to the general path because the part of a rendition's file it
+    /// would have sent was not in the page cache (reading it would have blocked the loop).
+    var coldDeclines: Int { coldDeclinesCount.load(ordering: .relaxed) }
+
+    func countColdDecline() { coldDeclinesCount.wrappingAdd(1, ordering: .relaxed) }
+
     init(
         verifier: URLVerifier, directory: RenditionDirectory, store: ChunkStore, rangePolicy: RangePolicy, bodyLimit: Int,
         log: DeliveryLog, metrics: OriginMetrics, counters: DeliveryCounters, inFlight: InFlightResponses, ids: RequestIDGenerator,
@@ -196,7 +204,7 @@ final class FastLane {
             // A hit means the cache holds the range; a range it does not hold (wholly) is a MISS,
             // whose missing chunks are read now and handed to the fill session. Either way the
             // bytes leave from the same version's file.
-            guard let cached = cachedOrOffered(handle, body, origin: origin) else { return nil }
+            guard let cached = cachedOrOffered(handle, body, origin: origin), isResident(origin, body) else { return nil }
             if !cached { cache = .miss }
             file = FileBody(file: origin, segments: FileBody.segments(of: body), pinned: nil)
         } else if sendsBody, let body, let threshold = shared.sendfileThreshold, bodyLength >= Int64(threshold),
@@ -221,7 +229,7 @@ final class FastLane {
             // (a MISS whose chunks read now go to the fill session, or a HIT if the session holds
             // them for their commit), else the general way.
             guard let body, let origin = originForMiss(handle), origin.isUnchanged,
-                  let cached = cachedOrOffered(handle, body, origin: origin) else { return nil }
+                  let cached = cachedOrOffered(handle, body, origin: origin), isResident(origin, body) else { return nil }
             cache = cached ? .hit : .miss
             file = FileBody(file: origin, segments: FileBody.segments(of: body), pinned: nil)
             copiesBody = false
@@ -240,6 +248,17 @@ final class FastLane {
             contentLength: status == 304 ? nil : bodyLength, bodyBytes: sendsBody ? bodyLength : 0,
             startsPlayback: startsPlayback, cache: cache
         ))
+    }
+
+    /// Whether `body` of a rendition's file is in the page cache, so that `sendfile` will not
+    /// wait for the disk on the event loop. A range can be in the chunk cache while its file's
+    /// pages were reclaimed (memory pressure, or a host reclaiming memory idle for a minute):
+    /// such a request goes the general way, which reads off the loop. Counted in
+    /// ``FastLaneShared/coldDeclines``.
+    private func isResident(_ origin: DataFile, _ body: ByteRange) -> Bool {
+        if origin.isResident(offset: body.start, count: Int(body.length)) { return true }
+        shared.countColdDecline()
+        return false
     }
 
     /// Most body bytes carried behind the head by ``carryRunt(_:segmentSize:)``.

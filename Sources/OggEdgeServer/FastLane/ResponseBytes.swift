@@ -110,6 +110,13 @@ final class DataFile: Sendable {
         oggedge_pread_resident(fd, memory, count, off_t(offset))
     }
 
+    /// False when a page of `count` bytes at `offset` is known not to be in the page cache
+    /// (`cachestat(2)`): `sendfile` would then read the disk on the event loop. True when every
+    /// page is there, or where the kernel cannot tell.
+    func isResident(offset: Int64, count: Int) -> Bool {
+        oggedge_range_resident(fd, off_t(offset), count) != 0
+    }
+
     deinit {
         if let fd = try? handle.takeDescriptorOwnership() { close(fd) }
     }
