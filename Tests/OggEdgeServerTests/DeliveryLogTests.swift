@@ -334,4 +334,47 @@ import Testing
             }
         }
     }
+
+    /// The writer thread, without anyone calling `flush`: a record lands on its own (within
+    /// `flushInterval` of its arrival); a batch that reaches `batchBytes` lands without waiting
+    /// for the interval (an hour here, so nothing else can write it); stopping writes what is
+    /// left, in order.
+    @Test func theWriterThreadWritesBatchesOnItsOwnAndEverythingOnStop() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-log-\(UInt64.random(in: 0...UInt64.max))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func record(_ n: Int) -> DeliveryRecord {
+            DeliveryRecord(
+                timestampMs: 1_764_090_456_789, requestId: "r-\(n)", clientIP: "127.0.0.1", method: "GET",
+                path: "/tracks/demo_160kbps.ogg", track: "demo", kbps: 160, status: 206, range: "bytes=0-1",
+                rangeStart: 0, rangeEnd: 1, contentLength: 2, bytesSent: 2, ttfbMicros: 100, durationMicros: 200, cache: .hit
+            )
+        }
+        func lines(_ path: String) -> [Substring] {
+            guard let data = FileManager.default.contents(atPath: path) else { return [] }
+            return String(decoding: data, as: UTF8.self).split(separator: "\n")
+        }
+        var stamps = RFC3339.SecondCache()
+
+        let quickPath = dir.appendingPathComponent("quick.jsonl").path
+        let quick = try DeliveryLog(path: quickPath, flushInterval: .milliseconds(20), logger: testLogger)
+        quick.startWriter()
+        quick.submit(record(0), stamps: &stamps)
+        #expect(await eventually(timeout: .seconds(10)) { lines(quickPath).count == 1 })
+        await quick.stopWriter()
+
+        let path = dir.appendingPathComponent("delivery.jsonl").path
+        let log = try DeliveryLog(path: path, flushInterval: .seconds(3600), batchBytes: 64 * 1024, logger: testLogger)
+        log.startWriter()
+        // About 400 bytes a line: 1,000 lines pass 64 KiB.
+        for n in 0..<1000 { log.submit(record(n), stamps: &stamps) }
+        #expect(await eventually(timeout: .seconds(10)) { lines(path).count >= 161 }, "a full batch waited for the interval")
+        for n in 1000..<1005 { log.submit(record(n), stamps: &stamps) }
+        await log.stopWriter()
+        let all = lines(path)
+        #expect(all.count == 1005)
+        for (n, line) in all.enumerated() where !line.contains("\"req_id\":\"r-\(n)\"") {
+            Issue.record("line \(n) is not record \(n)")
+            break
+        }
+    }
 }
