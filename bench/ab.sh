@@ -21,6 +21,9 @@
 #   WRK_WRAP=CMD     prefix for the wrk command (e.g. "/usr/bin/time -f %U/%S")
 #   KEEP=1           keep the work directory (delivery logs, configs) in /tmp
 #   PLAYER_CACHE=N   the player span's cache bound in bytes (default 33554432; 1073741824: no eviction)
+#   SKIP_NGINX=1     measure only the oggedge binaries (nginx still serves the warm-up)
+# After each oggedge run: how many requests its fast lane declined because the file pages it would
+# have sent were not in memory (oggedge_fast_lane_cold_declines, counted since start).
 # Needs nginx (with secure_link) and wrk, as bench/ttfb.sh installs them. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -98,8 +101,12 @@ measure() { # name pid port tpl
 }
 taskset -c 1 wrk -t1 -c64 -d2s -s bench/ttfb-requests.lua http://127.0.0.1:18890 -- $work/n.tpl $shape $pick >/dev/null
 for r in $(seq $rounds); do
-  measure nginx $npid 18890 $work/n.tpl
+  [ -n "${SKIP_NGINX:-}" ] || measure nginx $npid 18890 $work/n.tpl
   port=18891; i=0
-  for b in "${bins[@]}"; do measure "$(basename $b)" ${pids[$i]} $port $work/o.tpl; port=$((port+1)); i=$((i+1)); done
+  for b in "${bins[@]}"; do
+    measure "$(basename $b)" ${pids[$i]} $port $work/o.tpl
+    curl -s http://127.0.0.1:$port/metrics | awk '/^oggedge_fast_lane_cold_declines / { printf "%28s cold declines so far %d\n", "", $2 }'
+    port=$((port+1)); i=$((i+1))
+  done
 done
 kill "$(cat $work/nginx.pid)"; for p in "${pids[@]}"; do kill $p; done; wait 2>/dev/null || true

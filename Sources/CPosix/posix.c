@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -47,3 +48,7 @@ int oggedge_thread_batch_schedule(void) {
 }
 
 int oggedge_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+int oggedge_prefetch(int fd, off_t offset, size_t count) {
+    return posix_fadvise(fd, offset, (off_t)count, POSIX_FADV_WILLNEED);
+}

@@ -17,6 +17,11 @@ ssize_t oggedge_pread_resident(int fd, void *buffer, size_t count, off_t offset)
 /// kernel has no `cachestat`, or refused it: after a first `ENOSYS`/`EPERM` it is not asked again).
 int oggedge_range_resident(int fd, off_t offset, size_t count);
 
+/// Asks the kernel to start reading `count` bytes at `offset` of `fd` into the page cache
+/// (`posix_fadvise` `POSIX_FADV_WILLNEED`): returns without waiting for the reads; 0 or an
+/// `errno` value.
+int oggedge_prefetch(int fd, off_t offset, size_t count);
+
 /// Linux's `SCHED_BATCH` scheduling policy.
 int oggedge_sched_batch_policy(void);
 

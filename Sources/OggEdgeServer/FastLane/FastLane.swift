@@ -254,10 +254,14 @@ final class FastLane {
     /// wait for the disk on the event loop. A range can be in the chunk cache while its file's
     /// pages were reclaimed (memory pressure, or a host reclaiming memory idle for a minute):
     /// such a request goes the general way, which reads off the loop. Counted in
-    /// ``FastLaneShared/coldDeclines``.
+    /// ``FastLaneShared/coldDeclines``. The kernel is asked to read the range back meanwhile
+    /// (without waiting for it): a hit is answered from the chunk cache on the general path and
+    /// would not bring the file's pages back, so every later hit of the range would be declined
+    /// too, each costing the general path's CPU (several times the lane's).
     private func isResident(_ origin: DataFile, _ body: ByteRange) -> Bool {
         if origin.isResident(offset: body.start, count: Int(body.length)) { return true }
         shared.countColdDecline()
+        origin.prefetch(offset: body.start, count: Int(body.length))
         return false
     }
 

@@ -117,6 +117,11 @@ final class DataFile: Sendable {
         oggedge_range_resident(fd, off_t(offset), count) != 0
     }
 
+    /// Starts reading `count` bytes at `offset` into the page cache without waiting for them.
+    func prefetch(offset: Int64, count: Int) {
+        _ = oggedge_prefetch(fd, off_t(offset), count)
+    }
+
     deinit {
         if let fd = try? handle.takeDescriptorOwnership() { close(fd) }
     }
