@@ -20,8 +20,9 @@ import Synchronization
 /// thread switches each, busy or idle). The interval stays short under load: the write of a
 /// batch pauses an event loop sharing the writer's core (about 160 µs for 50 ms of 27,000
 /// responses a second). If the batch grows past `maxPendingBytes` (disk stalled), new
-/// records are dropped and counted rather than blocking a response. `SIGHUP` (see ``reopen()``) reopens the file for external log
-/// rotation; with `rotateBytes` the writer itself renames a full file to `PATH.1`.
+/// records are dropped and counted rather than blocking a response. `SIGHUP` (see
+/// ``reopen()``) reopens the file for external log rotation; with `rotateBytes` the writer
+/// itself renames a full file to `PATH.1`.
 public final class DeliveryLog: Service, Sendable {
     private struct State {
         var pending: [UInt8] = []
@@ -116,6 +117,7 @@ public final class DeliveryLog: Service, Sendable {
     /// Asks the writer to reopen the file before its next write (log rotation).
     public func reopen() {
         state.withLock { $0.reopenRequested = true }
+        wake.signal()  // reopened within `flushInterval` even while no record comes
     }
 
     public func run() async throws {

@@ -377,4 +377,35 @@ import Testing
             break
         }
     }
+
+    /// External rotation (`SIGHUP` calls `reopen`): the file renamed away, the writer opens a new
+    /// one at the path even while no record comes, and the next record lands there.
+    @Test func reopenAfterARenameWritesTheNextRecordToANewFile() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("oggedge-log-\(UInt64.random(in: 0...UInt64.max))")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("delivery.jsonl").path
+        let log = try DeliveryLog(path: path, flushInterval: .milliseconds(20), logger: testLogger)
+        func record(_ id: String) -> DeliveryRecord {
+            DeliveryRecord(
+                timestampMs: 1_764_090_456_789, requestId: id, clientIP: "127.0.0.1", method: "GET",
+                path: "/tracks/demo_160kbps.ogg", track: "demo", kbps: 160, status: 200, range: nil,
+                rangeStart: nil, rangeEnd: nil, contentLength: 2, bytesSent: 2, ttfbMicros: 100, durationMicros: 200, cache: .hit
+            )
+        }
+        func text(_ path: String) -> String? {
+            FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+        }
+        var stamps = RFC3339.SecondCache()
+        log.startWriter()
+        log.submit(record("before"), stamps: &stamps)
+        #expect(await eventually(timeout: .seconds(10)) { text(path)?.contains("before") == true })
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+        log.reopen()
+        #expect(await eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: path) }, "reopened without a record")
+        log.submit(record("after"), stamps: &stamps)
+        #expect(await eventually(timeout: .seconds(10)) { text(path)?.contains("after") == true })
+        await log.stopWriter()
+        #expect(text(path + ".1")?.contains("after") == false)
+        #expect(text(path + ".1")?.contains("before") == true)
+    }
 }
