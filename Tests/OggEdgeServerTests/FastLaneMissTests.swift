@@ -19,6 +19,17 @@ import Testing
         return (try CacheTests.mediaCopy(), name)
     }
 
+    /// A server over a copy of the media with ``mediaWithBigTracks()``'s rendition (the directory
+    /// not revalidated during the test): `body` gets the server, that rendition's file path and
+    /// its signed target.
+    static func withBigTrack(_ body: (TestServer, _ path: String, _ target: String) async throws -> Void) async throws {
+        let (media, name) = try mediaWithBigTracks()
+        defer { try? FileManager.default.removeItem(atPath: media) }
+        try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 3_600_000 }) { server in
+            try await body(server, media + "/tracks/" + name, server.sign("/tracks/" + name))
+        }
+    }
+
     static func committed(_ server: TestServer) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             guard let store = server.server.store else { return done.resume() }
@@ -27,12 +38,9 @@ import Testing
     }
 
     @Test func aMissIsAnsweredFromTheFileByteExactAndFillsTheCache() async throws {
-        let (media, name) = try Self.mediaWithBigTracks()
-        defer { try? FileManager.default.removeItem(atPath: media) }
-        try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 3_600_000 }) { server in
-            let target = server.sign("/tracks/" + name)
+        try await Self.withBigTrack { server, path, target in
             // Read whole first: its pages are in the page cache, as a played catalogue's are.
-            let body = Array(try Data(contentsOf: URL(fileURLWithPath: media + "/tracks/" + name)))
+            let body = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
             #expect(body.count > 300_000)
             // The general path learns the rendition (and caches chunk 0 only).
             #expect(try await server.fetch(target, headers: [("Range", "bytes=0-99")]).status == 206)
@@ -60,11 +68,7 @@ import Testing
     /// A file rewritten in place after its rendition was learnt: a miss is not answered from the
     /// new bytes under the old headers, by either path.
     @Test func aMissOfAFileRewrittenInPlaceIsNotAnsweredFromTheNewBytes() async throws {
-        let (media, name) = try Self.mediaWithBigTracks()
-        defer { try? FileManager.default.removeItem(atPath: media) }
-        try await TestServer.with(configure: { $0.mediaDirectory = media; $0.revalidateMilliseconds = 3_600_000 }) { server in
-            let path = media + "/tracks/" + name
-            let target = server.sign("/tracks/" + name)
+        try await Self.withBigTrack { server, path, target in
             let first = try await server.fetch(target, headers: [("Range", "bytes=0-99")])
             #expect(first.status == 206)
             await Self.committed(server)
