@@ -204,7 +204,7 @@ final class FastLane {
             // A hit means the cache holds the range; a range it does not hold (wholly) is a MISS,
             // whose missing chunks are read now and handed to the fill session. Either way the
             // bytes leave from the same version's file.
-            guard let cached = cachedOrOffered(handle, body, origin: origin), isResident(origin, body) else { return nil }
+            guard isResident(origin, body), let cached = cachedOrOffered(handle, body, origin: origin) else { return nil }
             if !cached { cache = .miss }
             file = FileBody(file: origin, segments: FileBody.segments(of: body), pinned: nil)
         } else if sendsBody, let body, let threshold = shared.sendfileThreshold, bodyLength >= Int64(threshold),
@@ -229,7 +229,7 @@ final class FastLane {
             // (a MISS whose chunks read now go to the fill session, or a HIT if the session holds
             // them for their commit), else the general way.
             guard let body, let origin = originForMiss(handle), origin.isUnchanged,
-                  let cached = cachedOrOffered(handle, body, origin: origin), isResident(origin, body) else { return nil }
+                  isResident(origin, body), let cached = cachedOrOffered(handle, body, origin: origin) else { return nil }
             cache = cached ? .hit : .miss
             file = FileBody(file: origin, segments: FileBody.segments(of: body), pinned: nil)
             copiesBody = false
