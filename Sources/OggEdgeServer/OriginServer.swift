@@ -233,6 +233,10 @@ public struct OriginServer: Sendable {
     /// body leaves in whole TCP segments).
     public var fastLaneRuntsCarried: Int { fastLane?.runtsCarried ?? 0 }
 
+    /// Of ``fastLaneRuntsCarried``, those whose bytes were copied from the chunk cache while the
+    /// lane checked it held the range (a hit), not read from the rendition's file.
+    public var fastLaneRuntsFromCache: Int { fastLane?.runtsFromCache ?? 0 }
+
     /// Requests the fast lane handed to the general path because the rendition file's pages it
     /// would have sent were not in memory (so `sendfile` would have waited for the disk on the loop).
     public var fastLaneColdDeclines: Int { fastLane?.coldDeclines ?? 0 }

@@ -25,7 +25,10 @@ extension FastLane {
     /// a miss, and the bytes are the file's). Nil when the lane cannot answer it: a chunk not in
     /// the page cache (reading it would block the loop), more than ``maxChunksFilled`` missing,
     /// a corrupt chunk, or the file changed.
-    func cachedOrOffered(_ handle: RenditionHandle, _ body: ByteRange, origin: DataFile) -> Bool? {
+    ///
+    /// When every chunk of the range's first part is cached, its first `runt.wanted` bytes are
+    /// copied into `runt` on the way (`runt.copied` tells how many; 0 when they were not).
+    func cachedOrOffered(_ handle: RenditionHandle, _ body: ByteRange, origin: DataFile, runt: inout RuntCopy) -> Bool? {
         let meta = handle.meta
         let size = Int64(meta.chunkSize)
         var missing: [Int] = []
@@ -33,8 +36,11 @@ extension FastLane {
         while from <= body.end {  // `withRange` and `presence` look at most 64 chunks at a time
             let to = min(body.end, (from / size + 64) * size - 1)
             if !shared.store.withRange(
-                rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: from, end: to, { _ in }
+                rendition: handle.key, generation: meta.generation, chunkSize: meta.chunkSize, start: from, end: to, { piece in
+                    runt.take(piece)
+                }
             ) {
+                runt.copied = 0
                 let first = Int(from / size)
                 let count = Int(to / size) - first + 1
                 let held = shared.store.presence(rendition: handle.key, generation: meta.generation, first: first, count: count)
@@ -57,5 +63,24 @@ extension FastLane {
             (try? handle.session.offerResident(missing, from: fd, identity: identity)) != nil
         }) ?? false
         return offered ? false : nil
+    }
+}
+
+/// The first bytes of a body, copied from the chunk cache while the lane checks that the cache
+/// holds them, for ``FastLane``'s `carryRunt` (which otherwise reads them from the file).
+struct RuntCopy {
+    /// Room for ``FastLane/maxCarried`` bytes, for the lane's lifetime.
+    let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: FastLane.maxCarried, alignment: 8)
+    /// How many bytes the current answer wants copied.
+    var wanted = 0
+    /// How many are copied so far.
+    var copied = 0
+
+    /// Copies what is still wanted of the next piece of the body.
+    mutating func take(_ piece: UnsafeRawBufferPointer) {
+        let count = min(wanted - copied, piece.count)
+        guard count > 0 else { return }
+        (bytes.baseAddress! + copied).copyMemory(from: piece.baseAddress!, byteCount: count)
+        copied += count
     }
 }

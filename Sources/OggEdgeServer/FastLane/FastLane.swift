@@ -46,6 +46,13 @@ final class FastLaneShared: Sendable {
 
     func countRuntCarried() { runtsCarriedCount.wrappingAdd(1, ordering: .relaxed) }
 
+    private let runtsFromCacheCount = Atomic<Int>(0)
+
+    /// Carried runts copied from the chunk cache (the others were read from the file).
+    var runtsFromCache: Int { runtsFromCacheCount.load(ordering: .relaxed) }
+
+    func countRuntFromCache() { runtsFromCacheCount.wrappingAdd(1, ordering: .relaxed) }
+
     private let coldDeclinesCount = Atomic<Int>(0)
 
     /// Requests the lane handed to the general path because the part of a rendition's file it
@@ -120,6 +127,8 @@ final class FastLane {
     /// The response buffer, reused when the socket has released the previous answer (else
     /// `clear` gives it fresh storage and the old one goes with the write).
     private var out = ByteBufferAllocator().buffer(capacity: 72 * 1024)
+    /// A body's first bytes, copied from the chunk cache for ``carryRunt(_:segmentSize:)``.
+    var runt = RuntCopy()
 
     init(shared: FastLaneShared) {
         self.shared = shared
@@ -128,7 +137,10 @@ final class FastLane {
         handles.reserveCapacity(1024)
     }
 
-    deinit { logLine.deallocate() }
+    deinit {
+        logLine.deallocate()
+        runt.bytes.deallocate()
+    }
 
     /// What the log needs of a fast answer (the bytes themselves are returned beside it).
     struct Answer {
@@ -198,13 +210,26 @@ final class FastLane {
         let bodyLength = body?.length ?? 0
         let sendsBody = !isHead && status != 304
         var file: FileBody?
+        runt.wanted = 0
+        runt.copied = 0
+        // Asked of the socket at most once per answer.
+        var knownSegmentSize: Int?
+        func segment() -> Int {
+            if let knownSegmentSize { return knownSegmentSize }
+            let size = segmentSize()
+            knownSegmentSize = size
+            return size
+        }
         var cache = CacheResult.hit
         if sendsBody, let body, let threshold = shared.originSendfileThreshold, bodyLength >= Int64(threshold),
            let origin = handle.originFile, origin.isUnchanged {
             // A hit means the cache holds the range; a range it does not hold (wholly) is a MISS,
             // whose missing chunks are read now and handed to the fill session. Either way the
             // bytes leave from the same version's file.
-            guard isResident(origin, body), let cached = cachedOrOffered(handle, body, origin: origin) else { return nil }
+            // The runt `carryRunt` will move behind the head is copied from the cached chunk while
+            // its presence is checked (no read of the file for it); on a miss it is read from the file.
+            runt.wanted = Self.runtLength(bodyLength, segmentSize: segment())
+            guard isResident(origin, body), let cached = cachedOrOffered(handle, body, origin: origin, runt: &runt) else { return nil }
             if !cached { cache = .miss }
             file = FileBody(file: origin, segments: FileBody.segments(of: body), pinned: nil)
         } else if sendsBody, let body, let threshold = shared.sendfileThreshold, bodyLength >= Int64(threshold),
@@ -229,7 +254,7 @@ final class FastLane {
             // (a MISS whose chunks read now go to the fill session, or a HIT if the session holds
             // them for their commit), else the general way.
             guard let body, let origin = originForMiss(handle), origin.isUnchanged,
-                  isResident(origin, body), let cached = cachedOrOffered(handle, body, origin: origin) else { return nil }
+                  isResident(origin, body), let cached = cachedOrOffered(handle, body, origin: origin, runt: &runt) else { return nil }
             cache = cached ? .hit : .miss
             file = FileBody(file: origin, segments: FileBody.segments(of: body), pinned: nil)
             copiesBody = false
@@ -239,7 +264,8 @@ final class FastLane {
                 copiesBody: false, store: shared.store
             )
         }
-        carryRunt(&file, segmentSize: segmentSize)
+        carryRunt(&file, segmentSize: segment)
+        runt.copied = 0
         var startsPlayback = false
         if sendsBody, let body, let offset = meta.playbackOffset, body.start == 0, body.end + 1 >= offset { startsPlayback = true }
         return (out, file, Answer(
@@ -268,6 +294,15 @@ final class FastLane {
     /// Most body bytes carried behind the head by ``carryRunt(_:segmentSize:)``.
     static let maxCarried = 16 * 1024
 
+    /// How many of a body's first bytes ``carryRunt(_:segmentSize:)`` would move behind the
+    /// head (`bodyLength % segmentSize`), or 0 when it moves none (unknown segment size, a body
+    /// sent in more than one run, a runt past ``maxCarried`` or a body of whole segments).
+    static func runtLength(_ bodyLength: Int64, segmentSize: Int) -> Int {
+        guard segmentSize > 0, bodyLength > 0, bodyLength <= Int64(FileBody.run) else { return 0 }
+        let runt = Int(bodyLength % Int64(segmentSize))
+        return runt < bodyLength && runt <= maxCarried ? runt : 0
+    }
+
     /// Moves the first `count % segmentSize` bytes of a body sent from a file in one run into
     /// `out`, behind the head (read from the page cache only; nothing moves if they are not
     /// there), so that the head and those bytes make one TCP segment and `sendfile` sends the
@@ -282,13 +317,19 @@ final class FastLane {
         let run = body.segments[0]
         let runt = run.count % segmentSize
         guard runt > 0, runt < run.count, runt <= Self.maxCarried, out.readableBytes + runt <= segmentSize else { return }
+        let fromCache = self.runt.copied == runt
         let read = out.writeWithUnsafeMutableBytes(minimumWritableBytes: runt) { memory in
-            body.file.readResident(into: memory.baseAddress!, count: runt, offset: run.offset) == runt ? runt : 0
+            if fromCache {
+                memory.baseAddress!.copyMemory(from: self.runt.bytes.baseAddress!, byteCount: runt)
+                return runt
+            }
+            return body.file.readResident(into: memory.baseAddress!, count: runt, offset: run.offset) == runt ? runt : 0
         }
         guard read == runt else { return }
         body.segments[0] = (run.offset + Int64(runt), run.count - runt)
         file = body
         shared.countRuntCarried()
+        if fromCache { shared.countRuntFromCache() }
     }
 
     /// Writes a response head (and the body, when `copiesBody`, from the chunk cache) into
