@@ -22,8 +22,9 @@
 #   KEEP=1           keep the work directory (delivery logs, configs) in /tmp
 #   PLAYER_CACHE=N   the player span's cache bound in bytes (default 33554432; 1073741824: no eviction)
 #   SKIP_NGINX=1     measure only the oggedge binaries (nginx still serves the warm-up)
-# After each oggedge run: how many requests its fast lane declined because the file pages it would
-# have sent were not in memory (oggedge_fast_lane_cold_declines, counted since start).
+# After each oggedge run, counted since start: how many requests its fast lane declined because the
+# file pages it would have sent were not in memory (oggedge_fast_lane_cold_declines), and how many
+# chunks the cache evicted (oggedge_cache_evictions: under eviction, about the chunks it stored).
 # Needs nginx (with secure_link) and wrk, as bench/ttfb.sh installs them. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,7 +106,8 @@ for r in $(seq $rounds); do
   port=18891; i=0
   for b in "${bins[@]}"; do
     measure "$(basename $b)" ${pids[$i]} $port $work/o.tpl
-    curl -s http://127.0.0.1:$port/metrics | awk '/^oggedge_fast_lane_cold_declines / { printf "%28s cold declines so far %d\n", "", $2 }'
+    curl -s http://127.0.0.1:$port/metrics | awk '/^oggedge_fast_lane_cold_declines / { d = $2 } /^oggedge_cache_evictions / { e = $2 }
+      END { printf "%28s so far: cold declines %d, chunks evicted %d\n", "", d, e }'
     port=$((port+1)); i=$((i+1))
   done
 done

@@ -8,8 +8,8 @@
 # OggEdge (delivery log on) run pinned to core 0, over the same media; OggEdge twice, with its
 # fast lane (default) and with OGGEDGE_FAST_LANE=0 (every request the general way). The load
 # comes from core 1: wrk (closed loop, -t1 -c64, bench/ttfb-requests.lua) and oggedge-load
-# (open loop, Poisson arrivals at 80 % of the nginx maximum wrk measured, latency from the
-# intended send time, HdrHistogram). The servers take turns: each load runs in --rounds rounds
+# (open loop, Poisson arrivals at 60 % and at 80 % of the nginx maximum wrk measured, latency from
+# the intended send time, HdrHistogram; TTFB_OPEN_FRACTIONS="0.5 0.8" picks other fractions). The servers take turns: each load runs in --rounds rounds
 # (nginx, fast lane, general path, then again), each --duration ÷ rounds seconds, so the host's
 # drift (this machine's neighbours move absolute numbers by 10-20 % within minutes) hits all three
 # alike; a ratio column is the median of the per-round ratios, with their range. Scenarios:
@@ -22,7 +22,7 @@
 #   cold       cold transcode starts at concurrency 1, 8, 32 (bench/transcode-cold.sh, both cores)
 # TTFB_OGGEDGE=path: run that oggedge binary instead of the release build (before/after comparisons).
 # --quick: 4 s runs, a smaller catalogue, 30 s of rss, cold starts at 1 and 8 only (a harness check).
-# A full run takes about 30 minutes.
+# A full run takes about 35 minutes.
 # Writes bench/results/ttfb-<date>.md (tables, machine, commit, command) and the raw outputs
 # (wrk, oggedge-load, HdrHistogram percentile files, heaptrack summaries) in bench/results/ttfb-<date>/.
 # Needs root or sudo for apt-get only when nginx/wrk/heaptrack are missing. Loopback only.
@@ -52,6 +52,7 @@ fi
 conns=64
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "error: --rounds takes a positive integer" >&2; exit 2; }
 slice=$(awk -v d="$duration" -v r="$rounds" 'BEGIN { s = int(d / r); print (s < 2 ? 2 : s) }')   # seconds per run
+open_fractions="${TTFB_OPEN_FRACTIONS:-0.6 0.8}"
 base_port="${TTFB_BASE_PORT:-18480}"
 p_fast=$base_port; p_general=$((base_port + 1)); p_nginx=$((base_port + 2)); p_heap=$((base_port + 3))
 
@@ -187,7 +188,7 @@ run_open() {
   echo "- commit: \`$(git rev-parse HEAD)\`$(git diff --quiet HEAD -- Sources Package.swift || echo ' (with uncommitted changes in Sources/Package.swift)')${TTFB_OGGEDGE:+; OggEdge binary: \`$TTFB_OGGEDGE\`}"
   echo "- machine: $(uname -srm), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- servers on core 0 (\`taskset -c 0\`): $(nginx -v 2>&1 | sed 's/.*: //') (1 worker, secure_link MD5, sendfile, access_log buffer=64k flush=1s, keepalive_requests 1000000) · OggEdge release build, delivery log on, fast lane on (default) and off (\`OGGEDGE_FAST_LANE=0\`)"
-  echo "- load on core 1 (\`taskset -c 1\`): $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2) \`-t1 -c$conns -d${slice}s\` (closed loop; latency = whole response) · oggedge-load (open loop, Poisson arrivals at 80 % of nginx's wrk maximum, $conns connections, ${warmup} s warm-up then ${slice} s measured; TTFB = first response byte, from the intended send time)"
+  echo "- load on core 1 (\`taskset -c 1\`): $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2) \`-t1 -c$conns -d${slice}s\` (closed loop; latency = whole response) · oggedge-load (open loop, Poisson arrivals at each of $open_fractions × nginx's wrk maximum, $conns connections, ${warmup} s warm-up then ${slice} s measured; TTFB = first response byte, from the intended send time)"
   echo "- $rounds rounds per load: nginx, fast lane, general path in turn, $rounds times. Values are the median of the rounds; a ratio is the median of the per-round ratios (range in brackets)."
   echo "- CPU/req: server utime+stime (/proc/PID/stat) over the wrk run ÷ requests. CPU % (open loop): server CPU over the run ÷ wall time. RSS: server VmRSS after the scenario."
   echo
@@ -216,6 +217,7 @@ scenario() {
   # Per server, the rounds' values as space-separated lists.
   declare -A rps p50 p99 p999 cpu mbs rss orps op50 op99 op999 ocpu oerr olag occpu
   local s r label pids
+  declare -A title=([nginx]="nginx" [fast]="OggEdge fast lane" [general]="OggEdge general path")
   target() { # SERVER: sets port, tpl, pids
     case $1 in
       nginx) port=$p_nginx; tpl="$work/$name.nginx.tpl"; pids="$(nginx_pids)" ;;
@@ -233,18 +235,33 @@ scenario() {
       mbs[$s]+=" $(echo "$wrk_line" | awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]}} END {printf "%.1f", v["bytes"] / (v["duration_us"] / 1e6) / 1e6}')"
     done
   done
-  local rate; rate=$(awk -v r="$(med "${rps[nginx]}" %.0f)" 'BEGIN { printf "%d", r * 0.8 }')
   [ "$name" = player ] && rss_rate=$(awk -v r="$(med "${rps[fast]}" %.0f)" 'BEGIN { printf "%d", r * 0.5 }')
-  for r in $(seq "$rounds"); do
-    for s in nginx fast general; do
-      target $s
-      # shellcheck disable=SC2086
-      run_open "$name-$s-open-r$r" "$port" "$tpl" "$shape" "$pick" "$rate" $pids
-      orps[$s]+=" $(echo "$open_line" | kv rps)"; op50[$s]+=" $(echo "$open_line" | kv ttfb_p50_ms)"
-      op99[$s]+=" $(echo "$open_line" | kv ttfb_p99_ms)"; op999[$s]+=" $(echo "$open_line" | kv ttfb_p999_ms)"; ocpu[$s]+=" $open_cpu_pct"
-      olag[$s]+=" $(echo "$open_line" | kv lag_p99_ms)"; occpu[$s]+=" $(echo "$open_line" | kv client_cpu_pct)"
-      oerr[$s]=$(( ${oerr[$s]:-0} + $(echo "$open_line" | awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]}} END {print v["bad_status"] + v["errors"] + v["unfinished"] + v["connect_errors"] + 0}') ))
+  # Open loop at each fraction of nginx's median wrk maximum (a latency-against-load curve of a
+  # few points: one rate alone says little near the knee, where the host's noise decides p99).
+  local frac rate open_tables=""
+  for frac in $open_fractions; do
+    rate=$(awk -v r="$(med "${rps[nginx]}" %.0f)" -v f="$frac" 'BEGIN { printf "%d", r * f }')
+    unset orps op50 op99 op999 ocpu oerr olag occpu
+    declare -A orps op50 op99 op999 ocpu oerr olag occpu
+    for r in $(seq "$rounds"); do
+      for s in nginx fast general; do
+        target $s
+        # shellcheck disable=SC2086
+        run_open "$name-$s-open$frac-r$r" "$port" "$tpl" "$shape" "$pick" "$rate" $pids
+        orps[$s]+=" $(echo "$open_line" | kv rps)"; op50[$s]+=" $(echo "$open_line" | kv ttfb_p50_ms)"
+        op99[$s]+=" $(echo "$open_line" | kv ttfb_p99_ms)"; op999[$s]+=" $(echo "$open_line" | kv ttfb_p999_ms)"; ocpu[$s]+=" $open_cpu_pct"
+        olag[$s]+=" $(echo "$open_line" | kv lag_p99_ms)"; occpu[$s]+=" $(echo "$open_line" | kv client_cpu_pct)"
+        oerr[$s]=$(( ${oerr[$s]:-0} + $(echo "$open_line" | awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]}} END {print v["bad_status"] + v["errors"] + v["unfinished"] + v["connect_errors"] + 0}') ))
+      done
     done
+    local pct; pct=$(awk -v f="$frac" 'BEGIN { printf "%.0f", f * 100 }')
+    open_tables+="Open loop, oggedge-load at **$rate req/s** ($pct % of nginx's median wrk maximum), $rounds rounds of ${slice} s, TTFB from the intended send time:"$'\n\n'
+    open_tables+="| server | answered req/s | TTFB p50 ms | p99 ms | p99.9 ms | p99 ÷ nginx | p99.9 ÷ nginx | server CPU % | errors | client lag p99 ms | client CPU % |"$'\n'
+    open_tables+="|---|---|---|---|---|---|---|---|---|---|---|"$'\n'
+    for s in nginx fast general; do
+      open_tables+="| ${title[$s]} | $(med "${orps[$s]}" %.0f) | $(med "${op50[$s]}") | $(med "${op99[$s]}") | $(med "${op999[$s]}") | $(ratios "${op99[$s]}" "${op99[nginx]}") | $(ratios "${op999[$s]}" "${op999[nginx]}") | $(med "${ocpu[$s]}" %.0f) | ${oerr[$s]} | $(med "${olag[$s]}") | $(med "${occpu[$s]}" %.0f) |"$'\n'
+    done
+    open_tables+=$'\n'
   done
   rss[nginx]=$(rss_mb "$(nginx_worker)"); rss[fast]=$(rss_mb "$fpid"); rss[general]=$(rss_mb "$gpid")
   local allocs_fast="–" allocs_general="–"
@@ -255,7 +272,6 @@ scenario() {
     stop_pid "$fpid"; stop_pid "$gpid"
   fi
   declare -A allocs=([nginx]="–" [fast]="$allocs_fast" [general]="$allocs_general")
-  declare -A title=([nginx]="nginx" [fast]="OggEdge fast lane" [general]="OggEdge general path")
   {
     echo "## $name"
     echo
@@ -269,14 +285,7 @@ scenario() {
       echo "| ${title[$s]} | $(med "${rps[$s]}" %.0f) | $(med "${mbs[$s]}" %.1f) | $(med "${p50[$s]}") | $(med "${p99[$s]}") | $(med "${p999[$s]}") | $(ratios "${rps[$s]}" "${rps[nginx]}") | $(ratios "${p99[$s]}" "${p99[nginx]}") | $(med "${cpu[$s]}" %.1f) | ${allocs[$s]} | ${rss[$s]} |"
     done
     echo
-    echo "Open loop, oggedge-load at **$rate req/s** (80 % of nginx's median wrk maximum), $rounds rounds of ${slice} s, TTFB from the intended send time:"
-    echo
-    echo "| server | answered req/s | TTFB p50 ms | p99 ms | p99.9 ms | p99 ÷ nginx | p99.9 ÷ nginx | server CPU % | errors | client lag p99 ms | client CPU % |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
-    for s in nginx fast general; do
-      echo "| ${title[$s]} | $(med "${orps[$s]}" %.0f) | $(med "${op50[$s]}") | $(med "${op99[$s]}") | $(med "${op999[$s]}") | $(ratios "${op99[$s]}" "${op99[nginx]}") | $(ratios "${op999[$s]}" "${op999[nginx]}") | $(med "${ocpu[$s]}" %.0f) | ${oerr[$s]} | $(med "${olag[$s]}") | $(med "${occpu[$s]}" %.0f) |"
-    done
-    echo
+    printf '%s' "$open_tables"
     echo "errors = bad status + transport errors + requests unanswered at the end (all rounds). client lag = how late the generator itself made a request (if it is not small next to the server's TTFB, the client was starved and the row says nothing about the server)."
     echo
   } | tee -a "$out"
