@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -45,6 +46,10 @@ int oggedge_sched_batch_policy(void) { return SCHED_BATCH; }
 int oggedge_thread_batch_schedule(void) {
     struct sched_param param = { .sched_priority = 0 };
     return pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+}
+
+int oggedge_thread_nice(int nice) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice) == 0 ? 0 : errno;
 }
 
 int oggedge_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }

@@ -40,9 +40,10 @@ import Testing
         #expect(store.stats().chunks == Int64(i))
     }
 
-    /// The writer runs under `SCHED_BATCH`: waking it does not preempt the event loop that
-    /// queued a write. Read from `/proc` (field 41 of a thread's `stat` is its policy).
-    @Test func theWriterThreadIsBatchScheduled() async throws {
+    /// The writer runs under `SCHED_BATCH` at the lowest priority: waking it does not preempt
+    /// the event loop that queued a write, and a loop waking while it runs gets the core at once.
+    /// Read from `/proc` (fields 19 and 41 of a thread's `stat` are its nice value and policy).
+    @Test func theWriterThreadIsBatchScheduledAtTheLowestPriority() async throws {
         let dir = ChunkStoreTests.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try ChunkStore(directory: dir, maxBytes: 8 << 20)
@@ -50,6 +51,7 @@ import Testing
         await withCheckedContinuation { c in store.afterQueuedWrites { c.resume() } }
         // Every cache writer of this process (other suites may have stores open) by its name.
         var policies: [Int] = []
+        var nices: [Int] = []
         for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") {
             guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
                   comm.hasPrefix("oggedge-cache-w"),
@@ -57,9 +59,13 @@ import Testing
                   let paren = stat.lastIndex(of: ")") else { continue }
             // After the ")" come fields 3, 4, ...: the policy (41) is the 39th.
             let fields = stat[stat.index(after: paren)...].split(separator: " ")
-            if fields.count > 38, let policy = Int(fields[38]) { policies.append(policy) }
+            if fields.count > 38, let policy = Int(fields[38]), let nice = Int(fields[16]) {
+                policies.append(policy)
+                nices.append(nice)
+            }
         }
         #expect(!policies.isEmpty)
         #expect(policies.allSatisfy { $0 == Int(ChunkWriter.schedBatch) }, "\(policies)")
+        #expect(nices.allSatisfy { $0 == Int(ChunkWriter.niceness) } && ChunkWriter.niceness == 19, "\(nices)")
     }
 }

@@ -28,6 +28,10 @@ int oggedge_sched_batch_policy(void);
 /// Puts the calling thread under `SCHED_BATCH` (0, or an `errno` value).
 int oggedge_thread_batch_schedule(void);
 
+/// Sets the calling thread's nice value (Linux keeps one per thread; raising it needs no
+/// privilege, lowering it does). 0, or an `errno` value.
+int oggedge_thread_nice(int nice);
+
 /// Names the calling thread (at most 15 bytes are kept; 0, or an `errno` value).
 int oggedge_thread_name(const char *name);
 
