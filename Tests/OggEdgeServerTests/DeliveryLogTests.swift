@@ -360,6 +360,9 @@ import Testing
         quick.startWriter()
         quick.submit(record(0), stamps: &stamps)
         #expect(await eventually(timeout: .seconds(10)) { lines(quickPath).count == 1 })
+        // The writer runs below the event loops (field 19 of a thread's `/proc` stat is its nice value).
+        let nices = Self.niceValues(ofThreadsNamed: "oggedge-log-w")
+        #expect(!nices.isEmpty && nices.allSatisfy { $0 == Int(DeliveryLog.writerNiceness) } && DeliveryLog.writerNiceness > 0, "\(nices)")
         await quick.stopWriter()
 
         let path = dir.appendingPathComponent("delivery.jsonl").path
@@ -376,6 +379,20 @@ import Testing
             Issue.record("line \(n) is not record \(n)")
             break
         }
+    }
+
+    /// The nice values of this process's threads whose name starts with `name`.
+    static func niceValues(ofThreadsNamed name: String) -> [Int] {
+        var nices: [Int] = []
+        for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? [] {
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8), comm.hasPrefix(name),
+                  let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                  let paren = stat.lastIndex(of: ")") else { continue }
+            // After the ")" come fields 3, 4, ...: the nice value (19) is the 17th.
+            let fields = stat[stat.index(after: paren)...].split(separator: " ")
+            if fields.count > 16, let nice = Int(fields[16]) { nices.append(nice) }
+        }
+        return nices
     }
 
     /// External rotation (`SIGHUP` calls `reopen`): the file renamed away, the writer opens a new
