@@ -265,7 +265,6 @@ final class FastLane {
             )
         }
         carryRunt(&file, segmentSize: segment)
-        runt.copied = 0
         var startsPlayback = false
         if sendsBody, let body, let offset = meta.playbackOffset, body.start == 0, body.end + 1 >= offset { startsPlayback = true }
         return (out, file, Answer(
@@ -313,10 +312,9 @@ final class FastLane {
     private func carryRunt(_ file: inout FileBody?, segmentSize: () -> Int) {
         guard var body = file, body.pinned == nil, body.segments.count == 1 else { return }
         let segmentSize = segmentSize()
-        guard segmentSize > 0 else { return }
         let run = body.segments[0]
-        let runt = run.count % segmentSize
-        guard runt > 0, runt < run.count, runt <= Self.maxCarried, out.readableBytes + runt <= segmentSize else { return }
+        let runt = Self.runtLength(Int64(run.count), segmentSize: segmentSize)
+        guard runt > 0, out.readableBytes + runt <= segmentSize else { return }
         let fromCache = self.runt.copied == runt
         let read = out.writeWithUnsafeMutableBytes(minimumWritableBytes: runt) { memory in
             if fromCache {
