@@ -11,12 +11,13 @@
 # each (bench/conn-storm.py: storms of 64 connections at once, 20 storms per second asked for). Every server is pinned to core 0 and
 # started once (cache 256 MiB, warmed with two whole GETs per file; delivery log on unless
 # EXTRA="--delivery-log off"), wrk (-t1 -c64) runs on core 1 against each in turn, ROUNDS times.
-# Prints per run: requests/s, user and system CPU microseconds per request (/proc/PID/stat) and
+# Prints per run: requests/s, user and system CPU microseconds per request (/proc/PID/stat), those
+# of the event-loop threads alone ("loop": /proc/PID/task, without the cache and log writers), and
 # wrk's p50, p99, p99.9 and max (ms). Knobs (environment):
 #   OPEN=RATE        an open-loop run instead of wrk: oggedge-load (swift build -c release
 #                    --product oggedge-load) at RATE requests/s, Poisson arrivals, 64 connections,
 #                    1 s warm-up; prints TTFB percentiles from the intended send time
-#   PERF=PREFIX      `perf record` of each oggedge run into PREFIX.NAME.PORT (PERF_NGINX=1: nginx
+#   PERF=PREFIX      `perf record` (on core 1, so it does not take the server's core) of each oggedge run into PREFIX.NAME.PORT (PERF_NGINX=1: nginx
 #                    too); PERF_ARGS replaces "-e task-clock -g -p PID" (PID = the server's)
 #   WRK_WRAP=CMD     prefix for the wrk command (e.g. "/usr/bin/time -f %U/%S")
 #   KEEP=1           keep the work directory (delivery logs, configs) in /tmp
@@ -64,12 +65,19 @@ for b in "${bins[@]}"; do
   port=$((port+1))
 done
 sleep 1
+# CPU ticks (user + system) of a server's event-loop threads (NIO-*; nginx: its worker, all of it).
+loopticks() {
+  for t in /proc/$1/task/*; do
+    case "$(cat $t/comm)" in NIO-*|nginx) sed 's/.*) //' $t/stat | awk '{print $12 + $13}';; esac
+  done | awk '{s += $1} END {print s + 0}'
+}
 measure() { # name pid port tpl
-  local t0 t1 u0 s0 u1 s1 total rps
+  local t0 t1 u0 s0 u1 s1 total rps l0 l1
   read u0 s0 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
+  l0=$(loopticks $2)
   local ppid=""
   if [ -n "${PERF:-}" ] && { [ "$1" != nginx ] || [ -n "${PERF_NGINX:-}" ]; }; then
-    local pa="${PERF_ARGS:--e task-clock -g -p PID}"; perf record ${pa//PID/$2} -o "$PERF.$1.$3" -- sleep $secs >/dev/null 2>&1 & ppid=$!
+    local pa="${PERF_ARGS:--e task-clock -g -p PID}"; taskset -c 1 perf record ${pa//PID/$2} -o "$PERF.$1.$3" -- sleep $secs >/dev/null 2>&1 & ppid=$!
   fi
   if [ "$span" = conn ]; then
     taskset -c 1 python3 bench/conn-storm.py $3 $4 $((secs * 20)) > $work/conn.txt
@@ -84,21 +92,21 @@ measure() { # name pid port tpl
     taskset -c 1 .build/release/oggedge-load --url http://127.0.0.1:$3 --rate "$OPEN" --duration $secs --warmup 1 \
       --connections 64 --arrival poisson --templates $4 --scenario $shape --pick $pick > $work/load.txt 2>&1 || true
     [ -n "$ppid" ] && wait $ppid || true
-    read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
+    read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}'); l1=$(loopticks $2)
     local r; r=$(grep '^RESULT' $work/load.txt || echo "failed")
     # CPU is read around the whole run, its 1 s of warm-up included: count those requests too.
     total=$(echo "$r" | grep -o ' ok=[0-9]*' | cut -d= -f2); total=$(( ${total:-1} * (secs + 1) / secs ))
-    echo "$r" | awk -v n="$1" -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 -v t=$total '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
-      END { printf "%-28s rps %8.0f  user %5.2f  sys %5.2f us/req  ttfb p50 %s p99 %s p999 %s max %s  errors %s\n", n, f["rps"], (u1-u0)*10000/t, (s1-s0)*10000/t,
+    echo "$r" | awk -v n="$1" -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 -v l=$((l1 - l0)) -v t=$total '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
+      END { printf "%-28s rps %8.0f  user %5.2f  sys %5.2f  loop %5.2f us/req  ttfb p50 %s p99 %s p999 %s max %s  errors %s\n", n, f["rps"], (u1-u0)*10000/t, (s1-s0)*10000/t, l*10000/t,
         f["ttfb_p50_ms"], f["ttfb_p99_ms"], f["ttfb_p999_ms"], f["ttfb_max_ms"], f["errors"] + f["bad_status"] + f["unfinished"] }'
     return
   fi
   ${WRK_WRAP:-} taskset -c 1 wrk -t1 -c64 -d${secs}s -s bench/ttfb-requests.lua http://127.0.0.1:$3 -- $4 $shape $pick > $work/wrk.txt
   [ -n "$ppid" ] && wait $ppid || true
-  read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}')
+  read u1 s1 < <(sed 's/.*) //' /proc/$2/stat | awk '{print $12, $13}'); l1=$(loopticks $2)
   rps=$(awk '/Requests\/sec/ {print $2}' $work/wrk.txt); total=$(grep -o "[0-9]* requests in" $work/wrk.txt | awk '{print $1}')
   p99=$(grep -o 'mean_ms=[0-9.]*\|p50_ms=[0-9.]*\|p90_ms=[0-9.]*\|p99_ms=[0-9.]*\|p999_ms=[0-9.]*\|max_ms=[0-9.]*' $work/wrk.txt | sed 's/_ms=/ /' | tr '\n' ' ')
-  awk -v n="$1" -v r=$rps -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 -v t=$total -v p="$p99" 'BEGIN{printf "%-28s rps %8.0f  user %5.2f  sys %5.2f  total %5.2f us/req  %s\n", n, r, (u1-u0)*10000/t, (s1-s0)*10000/t, (u1-u0+s1-s0)*10000/t, p}'
+  awk -v n="$1" -v r=$rps -v u0=$u0 -v u1=$u1 -v s0=$s0 -v s1=$s1 -v l=$((l1 - l0)) -v t=$total -v p="$p99" 'BEGIN{printf "%-28s rps %8.0f  user %5.2f  sys %5.2f  total %5.2f  loop %5.2f us/req  %s\n", n, r, (u1-u0)*10000/t, (s1-s0)*10000/t, (u1-u0+s1-s0)*10000/t, l*10000/t, p}'
 }
 taskset -c 1 wrk -t1 -c64 -d2s -s bench/ttfb-requests.lua http://127.0.0.1:18890 -- $work/n.tpl $shape $pick >/dev/null
 for r in $(seq $rounds); do

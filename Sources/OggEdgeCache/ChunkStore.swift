@@ -19,7 +19,8 @@ public struct CacheStats: Sendable, Equatable {
     public var evictions: Int64 = 0
     /// Chunks dropped because their checksum did not match.
     public var checksumFailures: Int64 = 0
-    /// Chunk writes that could not be stored (map full even after eviction).
+    /// Chunk writes that could not be stored: the map was full even after eviction, or the
+    /// source of a chunk the writer reads itself failed or changed before it read it.
     public var droppedWrites: Int64 = 0
     /// Creates zeroed stats.
     public init() {}
@@ -289,7 +290,18 @@ public final class ChunkStore: Sendable {
     /// Queues a chunk; `committed` runs on the writer thread once it is stored (`true`) or
     /// dropped (`false`: the cache is full, or the chunk's generation is no longer current).
     public func putChunk(_ id: ChunkID, bytes: [UInt8], committed: (@Sendable (Bool) -> Void)? = nil) {
-        writer.enqueue(.putChunk(id, bytes, committed))
+        writer.enqueue(.putChunk(id, .bytes(bytes), committed))
+    }
+
+    /// Queues a chunk of `count` bytes that the writer reads itself: `fill` writes them into the
+    /// page LMDB reserves for the chunk, on the writer thread (so the bytes are copied once, and
+    /// not by the thread that queued them), and returns false if it could not (nothing is stored;
+    /// counted in ``CacheStats/droppedWrites``). `committed` as for ``putChunk(_:bytes:committed:)``.
+    public func putChunk(
+        _ id: ChunkID, count: Int, fill: @escaping @Sendable (UnsafeMutableRawBufferPointer) -> Bool,
+        committed: (@Sendable (Bool) -> Void)? = nil
+    ) {
+        writer.enqueue(.putChunk(id, .filled(count: count, fill: fill), committed))
     }
 
     /// The next generation number: unique for the life of the cache directory, so chunks of a

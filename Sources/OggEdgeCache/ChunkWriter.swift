@@ -4,12 +4,31 @@ import Dispatch
 import Foundation
 import Synchronization
 
+/// The bytes of a chunk to store: in memory, or read by the writer into the page LMDB reserves
+/// for the chunk (one copy, made off the thread that asked for it).
+public enum ChunkBytes: Sendable {
+    /// Bytes already read.
+    case bytes([UInt8])
+    /// `count` bytes that `fill` writes into the buffer it is given (exactly `count` bytes
+    /// long), on the writer thread, inside its write transaction. It returns false when it
+    /// could not (the source changed or failed): nothing is stored then.
+    case filled(count: Int, fill: @Sendable (UnsafeMutableRawBufferPointer) -> Bool)
+
+    /// Payload bytes.
+    public var count: Int {
+        switch self {
+        case .bytes(let bytes): bytes.count
+        case .filled(let count, _): count
+        }
+    }
+}
+
 /// One write to the cache, applied by the writer thread in queue order.
 enum WriteOp: Sendable {
     case putMeta(String, RenditionMeta)
-    /// The callback gets whether the chunk was stored (false: dropped, e.g. the cache is full or
-    /// the chunk's generation is no longer its rendition's current one).
-    case putChunk(ChunkID, [UInt8], (@Sendable (Bool) -> Void)?)
+    /// The callback gets whether the chunk was stored (false: dropped, e.g. the cache is full,
+    /// the chunk's generation is no longer its rendition's current one, or a fill failed).
+    case putChunk(ChunkID, ChunkBytes, (@Sendable (Bool) -> Void)?)
     case deleteChunk(ChunkID)
     case purge([String], @Sendable (Int) -> Void)
     /// Drops one generation of a rendition: its chunks, and its metadata if still current.
@@ -291,12 +310,24 @@ final class ChunkWriter: @unchecked Sendable {
                     // The value (CRC, little-endian, then the bytes) is written straight into
                     // the page LMDB reserves for it; the CRC is taken of the copy, while it is
                     // still in the CPU's cache (the queued bytes usually are not any more).
+                    var filled = true
                     try txn.reserve(env.chunks, key: id.key, count: 4 + bytes.count) { value in
                         let copy = UnsafeMutableRawBufferPointer(rebasing: value[4...])
-                        bytes.withUnsafeBytes { payload in
-                            if let base = payload.baseAddress, let to = copy.baseAddress { to.copyMemory(from: base, byteCount: payload.count) }
+                        switch bytes {
+                        case .bytes(let bytes):
+                            bytes.withUnsafeBytes { payload in
+                                if let base = payload.baseAddress, let to = copy.baseAddress { to.copyMemory(from: base, byteCount: payload.count) }
+                            }
+                        case .filled(_, let fill):
+                            filled = fill(copy)
                         }
                         value.storeBytes(of: ChunkStore.crc(UnsafeRawBufferPointer(copy)).littleEndian, as: UInt32.self)
+                    }
+                    guard filled else {
+                        // The reserved value is garbage: gone again, in this same transaction.
+                        try txn.delete(env.chunks, key: id.key)
+                        book.counters.withLock { $0.droppedWrites += 1 }
+                        continue
                     }
                     stored.insert(id)
                     book.recency.withLock { $0.touch(id, verified: true) }

@@ -16,7 +16,8 @@ package final class FillSession: Sendable {
     package let generation: UInt32
     /// Bytes per chunk.
     package let chunkSize: Int
-    private let store: ChunkStore?
+    /// The cache it commits to (nil: none, chunks stay with the session).
+    let store: ChunkStore?
     private let state: Mutex<(fill: FillState, continuations: [UInt64: CheckedContinuation<Void, Never>], purged: Bool, readers: Int, dropped: Bool)>
     /// The final metadata, once a sequential producer completed (or from the start for files).
     private let finalMeta = Mutex<RenditionMeta?>(nil)
@@ -102,9 +103,23 @@ package final class FillSession: Sendable {
     }
 
     /// Of `indexes`, the chunks the session does not hold (a held chunk is read as a hit by a
-    /// reader: its bytes are loaded, only their commit is to come).
+    /// reader: its bytes are loaded, or queued for the writer to read, only their commit is to come).
     package func notHeld(_ indexes: [Int]) -> [Int] {
         state.withLock { s in indexes.filter { !s.fill.isHeld($0) } }
+    }
+
+    /// Chunks queued for the writer to read from the rendition's file (tests).
+    package var queuedChunks: Int { state.withLock { $0.fill.queuedChunks } }
+
+    /// Marks those of `indexes` that are not pending as queued for the writer (see
+    /// ``queueFromFile(_:path:identity:)``) and returns them; none once the session is purged.
+    func markQueued(_ indexes: [Int]) -> [Int] {
+        state.withLock { s in s.purged ? [] : indexes.filter { s.fill.queue($0) } }
+    }
+
+    /// The writer is done with queued chunk `index`.
+    func unmarkQueued(_ index: Int) {
+        state.withLock { $0.fill.dequeued(index) }
     }
 
     /// The producer finished: `meta` is the complete record (length, validators, duration).

@@ -35,6 +35,9 @@ package struct FillState: Sendable {
     private enum Slot: Sendable {
         case loading(waiters: [UInt64])
         case ready([UInt8])
+        /// Queued for the cache writer, which reads it from the rendition's file itself: no
+        /// bytes here (a reader that needs them loads them as if nobody had).
+        case queued
     }
 
     /// Bytes per chunk.
@@ -194,6 +197,10 @@ package struct FillState: Sendable {
     /// inside the chunk. A `.join` registers a waiter with the returned id.
     package mutating func claim(_ index: Int, through: Int) -> Claim {
         if case .ready(let bytes)? = slots[index] { return .ready(bytes) }
+        if case .queued? = slots[index] {
+            slots[index] = .loading(waiters: [])
+            return .load
+        }
         if case .loading(var list)? = slots[index] {
             nextWaiter += 1
             list.append(nextWaiter)
@@ -251,7 +258,7 @@ package struct FillState: Sendable {
     package mutating func provide(_ index: Int, _ bytes: [UInt8]) -> Provision {
         switch slots[index] {
         case .loading?: return .loading
-        case .ready?: return .present
+        case .ready?, .queued?: return .present
         case nil:
             slots[index] = .ready(bytes)
             return .held
@@ -263,15 +270,37 @@ package struct FillState: Sendable {
         if case .ready? = slots[index] { slots[index] = nil }
     }
 
-    /// True while random-access chunk `index` is being loaded or held (not yet committed).
+    /// True while random-access chunk `index` is being loaded, held or queued (not yet committed).
     package func isPending(_ index: Int) -> Bool { slots[index] != nil }
 
-    /// True while chunk `index` is held here, loaded and waiting for its commit.
+    /// True while chunk `index` is on its way to the cache: held here, loaded and waiting for its
+    /// commit, or queued for the writer to read from the file.
     package func isHeld(_ index: Int) -> Bool {
-        if case .ready? = slots[index] { return true }
-        return false
+        switch slots[index] {
+        case .ready?, .queued?: true
+        default: false
+        }
     }
 
-    /// Chunks held in memory (tests, metrics).
+    /// Marks random-access chunk `index` as queued for the writer to read from the rendition's
+    /// file. False (nothing marked) when it is already loaded, held or queued.
+    package mutating func queue(_ index: Int) -> Bool {
+        guard !isSequential, slots[index] == nil else { return false }
+        slots[index] = .queued
+        return true
+    }
+
+    /// The writer is done with queued chunk `index` (stored or not: if not, a later miss
+    /// queues it again). A reader that took it over meanwhile keeps its load.
+    package mutating func dequeued(_ index: Int) {
+        if case .queued? = slots[index] { slots[index] = nil }
+    }
+
+    /// Chunks held in memory, being loaded, or queued for the writer (tests, metrics).
     package var heldChunks: Int { slots.count }
+
+    /// Chunks queued for the writer to read from the file.
+    package var queuedChunks: Int {
+        slots.values.reduce(0) { n, slot in if case .queued = slot { n + 1 } else { n } }
+    }
 }

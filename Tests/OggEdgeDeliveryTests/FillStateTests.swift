@@ -105,4 +105,34 @@ struct FillStateDroppedChunkTests {
         #expect(state.claim(0, through: 1) == .load)
         #expect(!state.incompleteInCache)
     }
+
+    /// A chunk queued for the writer to read from the file: counted as on its way to the cache,
+    /// never queued twice, taken over by a reader that needs its bytes meanwhile (it loads them
+    /// itself), and forgotten when the writer is done unless a reader took it over.
+    @Test func aQueuedChunkIsHeldUntilDequeuedAndAReaderLoadsItItself() {
+        var state = FillState(chunkSize: 4, isSequential: false, retainsChunks: false)
+        let first = state.queue(1), again = state.queue(1)
+        #expect(first && !again)
+        #expect(state.isHeld(1) && state.isPending(1))
+        #expect(state.queuedChunks == 1)
+        #expect(state.provide(1, [1, 2, 3, 4]) == .present)
+        state.dequeued(1)
+        #expect(!state.isHeld(1) && !state.isPending(1))
+        let requeued = state.queue(1)
+        #expect(requeued)
+        #expect(state.claim(1, through: 3) == .load)
+        #expect(state.queuedChunks == 0)
+        state.dequeued(1)  // the writer finishing does not end the reader's load
+        guard case .join = state.claim(1, through: 0) else {
+            Issue.record("a later reader must join the load that took the queued chunk over")
+            return
+        }
+        _ = state.loaded(1, [5, 6, 7, 8])
+        #expect(state.claim(1, through: 3) == .ready([5, 6, 7, 8]))
+        let queuedWhileHeld = state.queue(1)
+        #expect(!queuedWhileHeld)
+        var sequential = FillState(chunkSize: 4, isSequential: true, retainsChunks: false)
+        let queuedSequential = sequential.queue(0)
+        #expect(!queuedSequential)
+    }
 }

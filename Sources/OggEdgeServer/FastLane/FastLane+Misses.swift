@@ -4,7 +4,7 @@ import OggEdgeCore
 import OggEdgeDelivery
 
 /// Misses of renditions that are files in `tracks/`: answered by the lane from the file, the
-/// missing chunks read from the page cache only and handed to the rendition's fill session.
+/// missing chunks queued with the rendition's fill session for the cache writer to read from the file.
 extension FastLane {
     /// The file to answer a miss of `handle` from: the one its handle keeps open, else (past
     /// ``FastLaneShared/maxOriginFiles``) the rendition's file opened for this answer and checked to be the
@@ -15,16 +15,15 @@ extension FastLane {
         return DataFile(path: origin.path, identity: origin.identity)
     }
 
-    /// Most chunks one fast answer reads from a rendition's file for the cache (512 KiB): a
-    /// larger miss streams on the general path, off the event loop.
+    /// Most chunks one fast answer queues for the cache (512 KiB): a larger miss streams on the
+    /// general path, off the event loop.
     static let maxChunksFilled = 8
 
     /// Whether the cache holds every chunk of `body` (true: a hit). If not, the missing chunks
-    /// are read from `origin`, the rendition's file, page cache only, and handed to the
-    /// rendition's fill session, which lends and commits them as it does a reader's load (false:
-    /// a miss, and the bytes are the file's). Nil when the lane cannot answer it: a chunk not in
-    /// the page cache (reading it would block the loop), more than ``maxChunksFilled`` missing,
-    /// a corrupt chunk, or the file changed.
+    /// are queued with the rendition's fill session for the cache writer, which reads them from
+    /// `origin`'s file itself, off the loop (false: a miss, and the bytes are the file's). Nil
+    /// when the lane cannot answer it: more than ``maxChunksFilled`` missing, a corrupt chunk, or
+    /// a file whose version is unknown.
     ///
     /// When every chunk of the range's first part is cached, its first `runt.wanted` bytes are
     /// copied into `runt` on the way (`runt.copied` tells how many; 0 when they were not).
@@ -58,11 +57,9 @@ extension FastLane {
         // The cache writer is behind: the answer comes from the file anyway, and the fill waits
         // for a later miss (memory does not pile up with chunks waiting for the writer).
         if shared.store.isWriteBacklogged { return false }
-        guard let identity = origin.identity else { return nil }
-        let offered = (try? origin.handle.withUnsafeFileDescriptor { fd in
-            (try? handle.session.offerResident(missing, from: fd, identity: identity)) != nil
-        }) ?? false
-        return offered ? false : nil
+        guard let identity = origin.identity, let path = handle.origin?.path else { return nil }
+        handle.session.queueFromFile(missing, path: path, identity: identity)
+        return false
     }
 }
 

@@ -251,8 +251,8 @@ final class FastLane {
             copiesBody: copiesBody, store: shared.store
         ) {
             // A chunk is not in the cache: answered from the rendition's own file when it is one
-            // (a MISS whose chunks read now go to the fill session, or a HIT if the session holds
-            // them for their commit), else the general way.
+            // (a MISS whose chunks are queued for the cache writer to read from the file, or a
+            // HIT if the session holds or has queued them for their commit), else the general way.
             guard let body, let origin = originForMiss(handle), origin.isUnchanged,
                   isResident(origin, body), let cached = cachedOrOffered(handle, body, origin: origin, runt: &runt) else { return nil }
             cache = cached ? .hit : .miss
