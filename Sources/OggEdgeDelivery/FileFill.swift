@@ -10,7 +10,7 @@ extension FillSession {
     ///
     /// For the fast lane, which answers misses of files on an event loop from the file itself:
     /// it only needs the chunks stored for later hits, so nothing is read on the loop (a miss used
-    /// to copy up to 512 KiB there, 3.5 % of the loop's time on the player-like mix). Until the
+    /// to copy up to 512 KiB there, about 2 % of the loop's time on the player-like mix). Until the
     /// writer is done, the chunks count as held (``notHeld(_:)``: a request right after is a hit,
     /// as it is for bytes a reader loaded and the writer has yet to commit); a reader of the
     /// general path that needs one meanwhile loads it itself.

@@ -96,12 +96,6 @@ package final class FillSession: Sendable {
         return result
     }
 
-    /// Of `indexes`, the random-access chunks that no reader is loading and the session does not
-    /// hold (a chunk held is on its way to the cache).
-    package func notPending(_ indexes: [Int]) -> [Int] {
-        state.withLock { s in indexes.filter { !s.fill.isPending($0) } }
-    }
-
     /// Of `indexes`, the chunks the session does not hold (a held chunk is read as a hit by a
     /// reader: its bytes are loaded, or queued for the writer to read, only their commit is to come).
     package func notHeld(_ indexes: [Int]) -> [Int] {
