@@ -31,7 +31,9 @@ int oggedge_range_resident(int fd, off_t offset, size_t count) {
         return -1;
     }
     /* Pages of the range: the kernel counts every cached page of it (large folios clipped). */
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    static uint64_t page_size;  /* the same for every caller: a benign race at worst stores it twice */
+    uint64_t page = __atomic_load_n(&page_size, __ATOMIC_RELAXED);
+    if (page == 0) { page = (uint64_t)sysconf(_SC_PAGESIZE); __atomic_store_n(&page_size, page, __ATOMIC_RELAXED); }
     uint64_t first = (uint64_t)offset / page, last = ((uint64_t)offset + count - 1) / page;
     return stat.nr_cache >= last - first + 1 ? 1 : 0;
 }
