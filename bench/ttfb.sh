@@ -81,6 +81,7 @@ out="bench/results/ttfb-$stamp.md"; raw="bench/results/ttfb-$stamp"
 mkdir -p "$raw"
 work="$(mktemp -d /tmp/oggedge-ttfb.XXXXXX)"; chmod 755 "$work"
 started_pids=()
+delivery_log=""   # the delivery log of the server run_open drives (none for nginx)
 cleanup() {
   for pid in "${started_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
@@ -147,7 +148,7 @@ hz=$(getconf CLK_TCK)
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 kv() { tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2; exit}'; }
 # med "V1 V2 ..." [FORMAT]: the median (– when there is no number), printed with FORMAT (%.3f)
-med() { echo "$1" | tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk -v f="${2:-%.3f}" '{ a[NR] = $1 } END { if (NR == 0) print "–"; else printf f "\n", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+med() { echo "$1" | tr ' ' '\n' | { grep -E '^[0-9.]+$' || true; } | sort -g | awk -v f="${2:-%.3f}" '{ a[NR] = $1 } END { if (NR == 0) print "–"; else printf f "\n", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # ratios "A1 A2 ..." "B1 B2 ...": median of the per-round ratios Ai/Bi, and their range
 ratios() {
   local x=($1) y=($2) i; for i in "${!x[@]}"; do awk -v a="${x[$i]}" -v b="${y[$i]:-0}" 'BEGIN { if (a ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.4f\n", a / b }'; done |
@@ -167,15 +168,25 @@ run_wrk() {
   wrk_cpu_us=$(awk -v d=$((c1 - c0)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f", n ? d / hz * 1e6 / n : 0 }')
 }
 # run_open LABEL PORT TEMPLATES SHAPE PICK RATE PIDS...: sets open_line, open_cpu_pct (server CPU, % of a core)
+# and, when $delivery_log names the server's delivery log, server_line (bench/server-ttfb.py over the
+# requests that arrived after the warm-up)
 run_open() {
   local label="$1" port="$2" tpl="$3" shape="$4" pick="$5" rate="$6"; shift 6
-  local c0 c1 t0 t1; c0=$(cpu_ticks "$@"); t0=$(date +%s.%N)
+  local c0 c1 t0 t1 offset=0 from_ms; c0=$(cpu_ticks "$@"); t0=$(date +%s.%N)
+  [ -n "$delivery_log" ] && [ -f "$delivery_log" ] && offset=$(stat -c %s "$delivery_log")
+  from_ms=$(( $(date +%s%3N) + warmup * 1000 ))
   taskset -c 1 "$load" --url "http://127.0.0.1:$port" --rate "$rate" --duration "$slice" --warmup "$warmup" \
     --connections "$conns" --arrival poisson --templates "$tpl" --scenario "$shape" --pick "$pick" \
     --histograms "$raw/$label" --label "$label" >"$raw/$label.load.txt" 2>&1 || true
   c1=$(cpu_ticks "$@"); t1=$(date +%s.%N)
   open_line="$(grep '^RESULT' "$raw/$label.load.txt" || echo "RESULT failed=1")"
   open_cpu_pct=$(awk -v d=$((c1 - c0)) -v hz="$hz" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", d / hz / (b - a) * 100 }')
+  server_line=""
+  if [ -n "$delivery_log" ]; then
+    sleep 0.1   # the log's writer writes a batch at most 10 ms after its first record
+    server_line="$(python3 bench/server-ttfb.py "$delivery_log" "$offset" "$from_ms" "$(date +%s%3N)")"
+    echo "$server_line" >>"$raw/$label.load.txt"
+  fi
 }
 
 # --- report -------------------------------------------------------------------------------------
@@ -215,14 +226,14 @@ scenario() {
     fi
   done
   # Per server, the rounds' values as space-separated lists.
-  declare -A rps p50 p99 p999 cpu mbs rss orps op50 op99 op999 ocpu oerr olag occpu
+  declare -A rps p50 p99 p999 cpu mbs rss orps op50 op99 op999 ocpu oerr olag occpu osp50 osp99
   local s r label pids
   declare -A title=([nginx]="nginx" [fast]="OggEdge fast lane" [general]="OggEdge general path")
   target() { # SERVER: sets port, tpl, pids
     case $1 in
-      nginx) port=$p_nginx; tpl="$work/$name.nginx.tpl"; pids="$(nginx_pids)" ;;
-      fast) port=$p_fast; tpl="$work/$name.oggedge.tpl"; pids=$fpid ;;
-      general) port=$p_general; tpl="$work/$name.oggedge.tpl"; pids=$gpid ;;
+      nginx) port=$p_nginx; tpl="$work/$name.nginx.tpl"; pids="$(nginx_pids)"; delivery_log="" ;;
+      fast) port=$p_fast; tpl="$work/$name.oggedge.tpl"; pids=$fpid; delivery_log="$work/delivery-$name-fast.jsonl" ;;
+      general) port=$p_general; tpl="$work/$name.oggedge.tpl"; pids=$gpid; delivery_log="$work/delivery-$name-general.jsonl" ;;
     esac
   }
   for r in $(seq "$rounds"); do
@@ -241,8 +252,8 @@ scenario() {
   local frac rate open_tables=""
   for frac in $open_fractions; do
     rate=$(awk -v r="$(med "${rps[nginx]}" %.0f)" -v f="$frac" 'BEGIN { printf "%d", r * f }')
-    unset orps op50 op99 op999 ocpu oerr olag occpu
-    declare -A orps op50 op99 op999 ocpu oerr olag occpu
+    unset orps op50 op99 op999 ocpu oerr olag occpu osp50 osp99
+    declare -A orps op50 op99 op999 ocpu oerr olag occpu osp50 osp99
     for r in $(seq "$rounds"); do
       for s in nginx fast general; do
         target $s
@@ -251,15 +262,17 @@ scenario() {
         orps[$s]+=" $(echo "$open_line" | kv rps)"; op50[$s]+=" $(echo "$open_line" | kv ttfb_p50_ms)"
         op99[$s]+=" $(echo "$open_line" | kv ttfb_p99_ms)"; op999[$s]+=" $(echo "$open_line" | kv ttfb_p999_ms)"; ocpu[$s]+=" $open_cpu_pct"
         olag[$s]+=" $(echo "$open_line" | kv lag_p99_ms)"; occpu[$s]+=" $(echo "$open_line" | kv client_cpu_pct)"
+        osp50[$s]+=" $(echo "$server_line" | kv p50)"; osp99[$s]+=" $(echo "$server_line" | kv p99)"
         oerr[$s]=$(( ${oerr[$s]:-0} + $(echo "$open_line" | awk '{for(i=1;i<=NF;i++){split($i,a,"="); v[a[1]]=a[2]}} END {print v["bad_status"] + v["errors"] + v["unfinished"] + v["connect_errors"] + 0}') ))
       done
     done
     local pct; pct=$(awk -v f="$frac" 'BEGIN { printf "%.0f", f * 100 }')
     open_tables+="Open loop, oggedge-load at **$rate req/s** ($pct % of nginx's median wrk maximum), $rounds rounds of ${slice} s, TTFB from the intended send time:"$'\n\n'
-    open_tables+="| server | answered req/s | TTFB p50 ms | p99 ms | p99.9 ms | p99 ÷ nginx | p99.9 ÷ nginx | server CPU % | errors | client lag p99 ms | client CPU % |"$'\n'
-    open_tables+="|---|---|---|---|---|---|---|---|---|---|---|"$'\n'
+    open_tables+="| server | answered req/s | TTFB p50 ms | p99 ms | p99.9 ms | p99 ÷ nginx | p99.9 ÷ nginx | server's own p50 / p99 µs | server CPU % | errors | client lag p99 ms | client CPU % |"$'\n'
+    open_tables+="|---|---|---|---|---|---|---|---|---|---|---|---|"$'\n'
     for s in nginx fast general; do
-      open_tables+="| ${title[$s]} | $(med "${orps[$s]}" %.0f) | $(med "${op50[$s]}") | $(med "${op99[$s]}") | $(med "${op999[$s]}") | $(ratios "${op99[$s]}" "${op99[nginx]}") | $(ratios "${op999[$s]}" "${op999[nginx]}") | $(med "${ocpu[$s]}" %.0f) | ${oerr[$s]} | $(med "${olag[$s]}") | $(med "${occpu[$s]}" %.0f) |"$'\n'
+      local own="–"; [ "$s" != nginx ] && own="$(med "${osp50[$s]}" %.0f) / $(med "${osp99[$s]}" %.0f)"
+      open_tables+="| ${title[$s]} | $(med "${orps[$s]}" %.0f) | $(med "${op50[$s]}") | $(med "${op99[$s]}") | $(med "${op999[$s]}") | $(ratios "${op99[$s]}" "${op99[nginx]}") | $(ratios "${op999[$s]}" "${op999[nginx]}") | $own | $(med "${ocpu[$s]}" %.0f) | ${oerr[$s]} | $(med "${olag[$s]}") | $(med "${occpu[$s]}" %.0f) |"$'\n'
     done
     open_tables+=$'\n'
   done
@@ -286,6 +299,8 @@ scenario() {
     done
     echo
     printf '%s' "$open_tables"
+    echo "server's own = the delivery log's \`ttfb_us\` of the requests that arrived in the measured seconds (bench/server-ttfb.py): from the request read off the socket to its first body byte handed to the socket; the rest of a TTFB is waiting for the core (behind the requests ahead of it), the kernel's network path and the client (nginx's log has no such clock below a millisecond)."
+    echo
     echo "errors = bad status + transport errors + requests unanswered at the end (all rounds). client lag = how late the generator itself made a request (if it is not small next to the server's TTFB, the client was starved and the row says nothing about the server)."
     echo
   } | tee -a "$out"
