@@ -360,9 +360,19 @@ final class FastLaneSocketWriter: ChannelOutboundHandler, RemovableChannelHandle
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
     private var context: ChannelHandlerContext?
+    /// The channel's synchronous options, asked for once: each `syncOptions` getter instantiates
+    /// generic metadata and boxes a new existential (a few hundred nanoseconds per answer).
+    private var options: (any NIOSynchronousChannelOptions)?
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        options = context.channel.syncOptions
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        options = nil
+    }
 
     func write(_ data: IOData, promise: EventLoopPromise<Void>?) {
         guard let context else {
@@ -382,8 +392,8 @@ final class FastLaneSocketWriter: ChannelOutboundHandler, RemovableChannelHandle
     /// answers whose body leaves from a file in one run.
     func segmentSize() -> Int {
         segmentAnswers &+= 1
-        if segmentAnswers <= 16 || segmentAnswers & 15 == 0, let context {
-            let value = try? context.channel.syncOptions?.getOption(Self.maxSegment)
+        if segmentAnswers <= 16 || segmentAnswers & 15 == 0, let options {
+            let value = try? options.getOption(Self.maxSegment)
             segment = max(0, Int(value ?? 0))
         }
         return segment
@@ -395,7 +405,7 @@ final class FastLaneSocketWriter: ChannelOutboundHandler, RemovableChannelHandle
 
     /// Bytes the channel holds that the socket has not taken yet; nil once it is closed.
     func bufferedBytes() -> Int? {
-        try? context?.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)
+        try? options?.getOption(ChannelOptions.bufferedWritableBytes)
     }
 
     /// An empty write whose completion means every write before it reached the socket.
